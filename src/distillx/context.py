@@ -1,0 +1,161 @@
+"""Everything a method needs from one run, built lazily from the composed config: segmented data per
+language, label vocabulary, tokenizers, models, the trainer, and the tracker. Methods compose stages
+over this object instead of reading the config themselves."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from torch import nn
+from transformers import PreTrainedTokenizerBase
+
+from distillx.data.schema import Example, LabelVocab, Splits
+from distillx.data.splits import annotated_halves
+from distillx.errors import DistillxError
+from distillx.models.heads import SentenceClassifier
+from distillx.models.mplm import load_tokenizer
+from distillx.text.align import encode_words
+from distillx.text.vocab import load_vocab, save_vocab
+from distillx.train.batching import EncodedSet
+from distillx.train.loop import Trainer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TaskModel:
+    """A model together with the tokenizer its inputs must be encoded with."""
+
+    role: str
+    """``teacher``, ``mplm`` or ``student``: the key of its metrics."""
+    arch: str
+    """What it is, for people: ``transformer``, ``bilstm``, ``cnn``, or the mPLM's name."""
+    model: nn.Module
+    tokenizer: PreTrainedTokenizerBase
+    max_length: int
+
+
+class RunContext:
+    def __init__(self, cfg: DictConfig, output_dir: Path, tracker: Any) -> None:
+        self.cfg = cfg
+        self.output_dir = Path(output_dir)
+        self.tracker = tracker
+        self.trainer: Trainer = instantiate(cfg.trainer)
+        self.dataset = instantiate(cfg.dataset)
+        self.augmentation = instantiate(cfg.augmentation)
+        self.source: str = cfg.source.code
+        self.target: str = cfg.language.code
+        for role, code in (("language@source", self.source), ("language", self.target)):
+            if code not in self.dataset.languages:
+                raise DistillxError(
+                    f"{role}={code}: dataset {self.dataset.name} has no {code!r}; "
+                    f"choose one of {', '.join(self.dataset.languages)}"
+                )
+        self._splits: dict[str, Splits] = {}
+        self._segmenters = {
+            self.source: instantiate(cfg.source.segmenter),
+            self.target: instantiate(cfg.language.segmenter),
+        }
+
+    # ------------------------------------------------------------------ data
+    def segmenter(self, language: str) -> Any:
+        """The word segmenter of ``language`` (source, target, or one the mPLM is pre-trained on)."""
+        if language not in self._segmenters:
+            spec = (self.cfg.mplm.get("languages") or {}).get(language)
+            if spec is None:
+                raise DistillxError(f"no language config for {language!r}: add language/{language}.yaml")
+            self._segmenters[language] = instantiate(spec.segmenter)
+        return self._segmenters[language]
+
+    def splits(self, language: str) -> Splits:
+        """All splits of ``language``, segmented into words with that language's segmenter."""
+        if language not in self._splits:
+            splits = self.dataset.load(language)
+            segment = self.segmenter(language)
+            for examples in splits.values():
+                for ex in examples:
+                    if not ex.words:
+                        ex.words = segment(ex.text)
+            self._splits[language] = splits
+        return self._splits[language]
+
+    def split(self, language: str, name: str) -> list[Example]:
+        splits = self.splits(language)
+        if name not in splits:
+            raise DistillxError(
+                f"dataset {self.dataset.name}, language {language}: no {name!r} split (has {', '.join(splits)})"
+            )
+        return splits[name]
+
+    def halves(self, language: str) -> tuple[list[Example], list[Example]]:
+        """(annotated, unannotated) halves of the train split (freetransfer-x.md §3.1)."""
+        return annotated_halves(self.split(language, "train"), self.cfg.split.annotated_fraction, self.cfg.split.seed)
+
+    @cached_property
+    def labels(self) -> LabelVocab:
+        """Intent labels, from the source language's training data: the label set of the source model."""
+        return LabelVocab.build(ex.intent for ex in self.split(self.source, "train") if ex.intent is not None)
+
+    def gold(self, examples: list[Example], where: str) -> torch.Tensor:
+        return torch.tensor(self.labels.encode([ex.intent for ex in examples], where=where), dtype=torch.long)
+
+    # ------------------------------------------------------------------ tokenizers and models
+    def vocab(self, language: str) -> PreTrainedTokenizerBase:
+        """The small models' BPE vocabulary of ``language``, trained once per run on its train text."""
+        directory = self.output_dir / "vocab" / language
+        if (directory / "tokenizer.json").exists():
+            return load_vocab(directory)
+        words = [ex.words for ex in self.split(language, "train")]
+        tokenizer = instantiate(self.cfg.vocab)(words)
+        save_vocab(tokenizer, directory)
+        return tokenizer
+
+    def small_model(self, role: str, language: str) -> TaskModel:
+        """A from-scratch ``teacher`` or ``student`` over ``language``'s BPE vocabulary."""
+        spec = self.cfg[role]
+        tokenizer = self.vocab(language)
+        torch.manual_seed(self.cfg.seed)
+        encoder = instantiate(spec.encoder)(vocab_size=len(tokenizer))
+        model = SentenceClassifier(encoder, len(self.labels), dropout=spec.dropout)
+        arch = spec.encoder._target_.rsplit(".", 1)[-1].removesuffix("Encoder").lower()
+        return TaskModel(role, arch, model, tokenizer, self.cfg.max_length)
+
+    @cached_property
+    def mplm_path(self) -> str:
+        spec = self.cfg.mplm
+        if spec.build is not None:
+            languages = [lang for lang in spec.languages if lang in self.dataset.languages]
+            corpus = {lang: {ex.id: ex.words for ex in self.split(lang, "train")} for lang in languages}
+            return str(instantiate(spec.build).ensure(corpus, pivot=self.source))
+        if not spec.name_or_path:
+            raise DistillxError("mplm.name_or_path is not set: name a Hugging Face model or a local model directory")
+        return str(spec.name_or_path)
+
+    def mplm_model(self) -> TaskModel:
+        spec = self.cfg.mplm
+        torch.manual_seed(self.cfg.seed)
+        encoder = instantiate(spec.encoder)(name_or_path=self.mplm_path)
+        model = SentenceClassifier(encoder, len(self.labels), dropout=spec.dropout)
+        max_length = min(self.cfg.max_length, encoder.max_positions)
+        arch = "demo-mplm" if spec.build is not None else Path(self.mplm_path).name
+        if spec.encoder.random_init:
+            arch += " (random init)"
+        return TaskModel("mplm", arch, model, load_tokenizer(self.mplm_path), max_length)
+
+    def encode(self, task_model: TaskModel, examples: list[Example]) -> EncodedSet:
+        enc = encode_words(task_model.tokenizer, [ex.words for ex in examples], task_model.max_length)
+        return EncodedSet(enc["input_ids"], pad_id=task_model.tokenizer.pad_token_id or 0)
+
+    # ------------------------------------------------------------------ bookkeeping
+    def stage_dir(self, name: str) -> Path:
+        return self.output_dir / "stages" / name
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        self.tracker.log_metrics(metrics, step=step)

@@ -1,0 +1,1 @@
+"""Datasets: readers, the shared example schema, label vocabularies and splits."""

@@ -1,0 +1,1 @@
+"""Models: encoders (Transformer, BiLSTM, CNN students; the pre-trained mPLM) and the task heads on top."""

@@ -1,0 +1,1 @@
+"""The training loop every stage shares: batching, precision, checkpoints, early stopping."""

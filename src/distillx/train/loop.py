@@ -1,0 +1,210 @@
+"""The one training loop behind every stage (teacher, KD step 1, KD step 2, baselines).
+
+AdamW + linear warmup/decay, gradient clipping, AMP, best-dev checkpoint, early stopping, and a
+checkpoint after every epoch so a killed run resumes where it stopped."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from distillx.train.batching import EncodedSet, bucketed_batches, collate, sequential_batches
+from distillx.train.checkpoint import atomic_torch_save, atomic_write_json, read_json
+from distillx.train.precision import autocast, grad_scaler, resolve_device, resolve_precision
+
+log = logging.getLogger(__name__)
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Evaluate = Callable[[nn.Module], Mapping[str, float]]
+LogMetrics = Callable[[Mapping[str, float], int], None]
+
+
+@dataclass
+class StageResult:
+    """What a finished stage leaves behind (also written to ``done.json`` in its directory)."""
+
+    best_epoch: int
+    best_score: float
+    epochs_run: int
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def linear_schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup_ratio: float):
+    """Linear warmup to the initial LR over ``warmup_ratio`` of the steps, then linear decay to 0."""
+    warmup = int(total_steps * warmup_ratio)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+class Trainer:
+    """Runs stages. Built by Hydra from the ``trainer`` config group; ``optimizer`` is a partial."""
+
+    def __init__(
+        self,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        epochs: int = 50,
+        batch_size: int = 32,
+        eval_batch_size: int = 128,
+        warmup_ratio: float = 0.1,
+        max_grad_norm: float = 1.0,
+        patience: int | None = 10,
+        bucket_batches: int = 50,
+        device: str = "auto",
+        precision: str = "auto",
+        seed: int = 42,
+        progress: bool = True,
+    ) -> None:
+        self.optimizer_factory = optimizer
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.warmup_ratio = warmup_ratio
+        self.max_grad_norm = max_grad_norm
+        self.patience = patience
+        self.bucket_batches = bucket_batches
+        self.device = resolve_device(device)
+        self.precision = resolve_precision(precision, self.device)
+        self.seed = seed
+        self.progress = progress
+
+    # ------------------------------------------------------------------ inference
+    @torch.no_grad()
+    def predict(self, model: nn.Module, data: EncodedSet, desc: str = "predict") -> torch.Tensor:
+        """Float32 logits on the CPU, in the order of ``data``."""
+        model.to(self.device).eval()
+        lengths = [len(r) for r in data.input_ids]
+        out: list[torch.Tensor | None] = [None] * len(data)
+        batches = sequential_batches(lengths, self.eval_batch_size)
+        for idx in tqdm(batches, desc=desc, leave=False, disable=not self.progress):
+            with autocast(self.device, self.precision):
+                logits = model(**collate(data, idx, self.device))
+            for i, row in zip(idx, logits.float().cpu(), strict=True):
+                out[i] = row
+        return torch.stack(out) if out else torch.empty(0)
+
+    # ------------------------------------------------------------------ training
+    def fit(
+        self,
+        model: nn.Module,
+        train: EncodedSet,
+        loss_fn: LossFn,
+        evaluate: Evaluate,
+        select: str,
+        lr: float,
+        stage_dir: Path,
+        log_metrics: LogMetrics,
+        name: str,
+    ) -> StageResult:
+        """Train ``model`` on ``train`` and leave it holding the weights of the best epoch by ``select``.
+
+        A finished stage (``done.json`` present) is not run again: its best weights are loaded. An
+        unfinished one continues from ``last.pt``."""
+        stage_dir = Path(stage_dir)
+        best_path, last_path, done_path = (
+            stage_dir / "best.pt",
+            stage_dir / "last.pt",
+            stage_dir / "done.json",
+        )
+        model.to(self.device)
+        if done_path.exists():
+            model.load_state_dict(torch.load(best_path, map_location=self.device, weights_only=True))
+            log.info("stage %s already finished in %s: loaded its best checkpoint", name, stage_dir)
+            return StageResult(**read_json(done_path))
+        if train.targets is None:
+            raise ValueError(f"stage {name}: training data has no targets")
+
+        params = [p for p in model.parameters() if p.requires_grad]
+        optimizer = self.optimizer_factory(params, lr=lr)
+        steps_per_epoch = math.ceil(len(train) / self.batch_size)
+        scheduler = linear_schedule(optimizer, steps_per_epoch * self.epochs, self.warmup_ratio)
+        scaler = grad_scaler(self.device, self.precision)
+        state = {"epoch": 0, "best_score": -math.inf, "best_epoch": 0, "bad_epochs": 0, "history": []}
+        if last_path.exists():
+            ckpt = torch.load(last_path, map_location=self.device, weights_only=False)
+            model.load_state_dict(ckpt["model"])
+            optimizer.load_state_dict(ckpt["optimizer"])
+            scheduler.load_state_dict(ckpt["scheduler"])
+            scaler.load_state_dict(ckpt["scaler"])
+            torch.set_rng_state(ckpt["rng"])
+            state = ckpt["state"]
+            log.info("stage %s: resuming after epoch %d from %s", name, state["epoch"], last_path)
+
+        lengths = [len(r) for r in train.input_ids]
+        targets = train.targets
+        while state["epoch"] < self.epochs and not self._patience_spent(state):
+            epoch = state["epoch"] + 1
+            generator = torch.Generator().manual_seed(self.seed * 1000 + epoch)
+            batches = bucketed_batches(lengths, self.batch_size, generator, self.bucket_batches)
+            model.train()
+            total, seen = 0.0, 0
+            bar = tqdm(batches, desc=f"{name} epoch {epoch}/{self.epochs}", leave=False, disable=not self.progress)
+            for idx in bar:
+                batch = collate(train, idx, self.device)
+                with autocast(self.device, self.precision):
+                    logits = model(**batch)
+                loss = loss_fn(logits, targets[idx].to(self.device))
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                if self.max_grad_norm:
+                    scaler.unscale_(optimizer)
+                    torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
+                scaler.step(optimizer)
+                scaler.update()
+                scheduler.step()
+                total += loss.item() * len(idx)
+                seen += len(idx)
+                bar.set_postfix(loss=f"{total / seen:.4f}")
+            metrics = {
+                "train_loss": total / max(1, seen),
+                "lr": scheduler.get_last_lr()[0],
+                **evaluate(model),
+            }
+            if select not in metrics:
+                raise KeyError(f"stage {name}: selection metric {select!r} not in {sorted(metrics)}")
+            score = metrics[select]
+            state["epoch"] = epoch
+            state["history"].append({"epoch": epoch, **metrics})
+            if score > state["best_score"]:
+                state.update(best_score=score, best_epoch=epoch, bad_epochs=0)
+                atomic_torch_save(model.state_dict(), best_path)
+            else:
+                state["bad_epochs"] += 1
+            atomic_torch_save(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "scaler": scaler.state_dict(),
+                    "rng": torch.get_rng_state(),
+                    "state": state,
+                },
+                last_path,
+            )
+            log_metrics({f"{name}/{k}": v for k, v in metrics.items()}, epoch)
+            log.info("%s epoch %d: %s", name, epoch, ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+
+        result = StageResult(
+            best_epoch=state["best_epoch"],
+            best_score=state["best_score"],
+            epochs_run=state["epoch"],
+            history=state["history"],
+        )
+        atomic_write_json(result.__dict__, done_path)
+        last_path.unlink(missing_ok=True)  # the best weights are kept; the resume state is no longer needed
+        model.load_state_dict(torch.load(best_path, map_location=self.device, weights_only=True))
+        return result
+
+    def _patience_spent(self, state: dict) -> bool:
+        return self.patience is not None and state["bad_epochs"] >= self.patience
