@@ -21,6 +21,15 @@ from distillx.train.checkpoint import atomic_write_json, atomic_write_text
 log = logging.getLogger("distillx")
 
 
+def user_error(err: BaseException) -> DistillxError | None:
+    """The DistillxError behind ``err``, also when Hydra's ``instantiate`` wrapped it in its own exception."""
+    while err is not None:
+        if isinstance(err, DistillxError):
+            return err
+        err = err.__cause__ or err.__context__
+    return None
+
+
 def config_dir() -> str:
     """The wheel carries the configs inside the package; a source checkout keeps them at the top level."""
     packaged = Path(__file__).resolve().parent / "conf"
@@ -62,8 +71,11 @@ def main(cfg: DictConfig) -> float:
     name = hydra_cfg.job.override_dirname or f"{cfg.source.code}->{cfg.language.code}"
     try:
         results = run(cfg, output_dir, name, parent_run_id_for_job(hydra_cfg))
-    except DistillxError as err:
-        print(f"distillx: error: {err}", file=sys.stderr)
+    except Exception as err:
+        cause = user_error(err)
+        if cause is None:
+            raise
+        print(f"distillx: error: {cause}", file=sys.stderr)
         sys.exit(2)
     print(f"\n{cfg.source.name} -> {cfg.language.name}: test {results.metric} (%)\n{results.table()}")
     print(f"\noutputs: {output_dir}   compare runs: make ui")

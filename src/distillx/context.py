@@ -5,6 +5,7 @@ over this object instead of reading the config themselves."""
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -22,6 +23,8 @@ from distillx.errors import DistillxError
 from distillx.models.heads import SentenceClassifier
 from distillx.models.mplm import load_tokenizer
 from distillx.text.align import encode_words
+from distillx.text.retag import UNSPACED, resegment_examples
+from distillx.text.segment import spans_to_bio
 from distillx.text.vocab import load_vocab, save_vocab
 from distillx.train.batching import EncodedSet
 from distillx.train.loop import Trainer
@@ -75,15 +78,40 @@ class RunContext:
         return self._segmenters[language]
 
     def splits(self, language: str) -> Splits:
-        """All splits of ``language``, segmented into words with that language's segmenter."""
+        """All splits of ``language``, in words of that language's segmenter.
+
+        Pre-tokenised zh/ja/th data is re-segmented (slot tags carried over) when the dataset asks for it;
+        raw text is segmented, and character-level slot spans become word-level BIO tags. What could not be
+        aligned, and what the reader skipped or repaired, is counted and logged."""
         if language not in self._splits:
             splits = self.dataset.load(language)
             segment = self.segmenter(language)
+            counts: Counter[str] = Counter()
+            resegment = getattr(self.dataset, "resegment", False) and language in UNSPACED
             for examples in splits.values():
+                if resegment and any(ex.words for ex in examples):
+                    counts.update(resegment_examples(examples, segment))
                 for ex in examples:
-                    if not ex.words:
-                        ex.words = segment(ex.text)
+                    if ex.words:
+                        continue
+                    ex.words = segment(ex.text)
+                    if ex.spans:
+                        alignment = spans_to_bio(ex.text, ex.words, ex.spans)
+                        ex.slots = alignment.tags
+                        counts.update(spans=len(ex.spans), inexact=alignment.inexact, unaligned=alignment.unaligned)
             self._splits[language] = splits
+            data_metrics = {f"data/{language}/{k}": float(v) for k, v in counts.items()}
+            data_metrics |= {f"data/{language}/{split}_examples": float(len(e)) for split, e in splits.items()}
+            for kind in ("skipped", "repaired"):  # the reader's running counts over the files read so far
+                data_metrics |= {f"data/{kind}/{key}": float(n) for key, n in getattr(self.dataset, kind, {}).items()}
+            self.log_metrics(data_metrics)
+            if counts.get("unaligned"):
+                log.warning(
+                    "%s: %d of %d slot spans could not be aligned to words",
+                    language,
+                    counts["unaligned"],
+                    counts["spans"],
+                )
         return self._splits[language]
 
     def split(self, language: str, name: str) -> list[Example]:
@@ -104,7 +132,22 @@ class RunContext:
         return LabelVocab.build(ex.intent for ex in self.split(self.source, "train") if ex.intent is not None)
 
     def gold(self, examples: list[Example], where: str) -> torch.Tensor:
+        """Label ids for training on gold labels: every label must be known."""
         return torch.tensor(self.labels.encode([ex.intent for ex in examples], where=where), dtype=torch.long)
+
+    def gold_for_eval(self, examples: list[Example], where: str) -> torch.Tensor:
+        """Label ids for scoring; a test label the source model never saw is -1, which no prediction
+        matches (it counts as an error, as it would for any user of that model), and is reported."""
+        ids = [self.labels.ids.get(str(ex.intent), -1) for ex in examples]
+        unknown = Counter(str(ex.intent) for ex, i in zip(examples, ids, strict=True) if i < 0)
+        if unknown:
+            log.warning(
+                "%s: %d examples have labels the source model does not know: %s",
+                where,
+                sum(unknown.values()),
+                dict(unknown),
+            )
+        return torch.tensor(ids, dtype=torch.long)
 
     # ------------------------------------------------------------------ tokenizers and models
     def vocab(self, language: str) -> PreTrainedTokenizerBase:

@@ -29,6 +29,8 @@ class Example:
     spans: tuple[Span, ...] = ()
     words: list[str] = field(default_factory=list)
     slots: list[str] | None = None
+    text_pair: str | None = None
+    """Second sentence of a sentence-pair task (XNLI hypothesis, PAWS-X sentence2); ``intent`` is its label."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ class LabelVocab:
 
     def index(self, label: str, *, where: str = "") -> int:
         try:
-            return self._ids[label]
+            return self.ids[label]
         except KeyError:
             loc = f" in {where}" if where else ""
             raise DistillxError(
@@ -58,7 +60,7 @@ class LabelVocab:
         return [self.index(label, where=where) for label in labels]
 
     @cached_property
-    def _ids(self) -> dict[str, int]:
+    def ids(self) -> dict[str, int]:
         return {label: i for i, label in enumerate(self.labels)}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from distillx.context import RunContext
 from distillx.distill.stages import accuracy, distill, train_supervised
+from distillx.errors import DistillxError
 from distillx.report.results import Results
 
 
@@ -13,6 +14,11 @@ class FreeTransfer:
         self.temperature = temperature
 
     def run(self, ctx: RunContext) -> Results:
+        if ctx.dataset.task != "intent":
+            raise DistillxError(
+                f"dataset.task={ctx.dataset.task}: method=freetransfer runs sentence-level KD (task=intent) so far; "
+                "word-level KD for slots is not implemented yet"
+            )
         cfg, src, tgt = ctx.cfg, ctx.source, ctx.target
         annotated, src_unlabeled = ctx.halves(src)
         _, tgt_unlabeled = ctx.halves(tgt)

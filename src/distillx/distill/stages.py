@@ -18,7 +18,7 @@ def predictions(ctx: RunContext, task_model: TaskModel, examples: list[Example])
 
 def accuracy(ctx: RunContext, task_model: TaskModel, examples: list[Example], where: str) -> float:
     """Intent accuracy against gold labels: evaluation only, never a training signal."""
-    gold = ctx.gold(examples, where)
+    gold = ctx.gold_for_eval(examples, where)
     return (predictions(ctx, task_model, examples) == gold).float().mean().item()
 
 
