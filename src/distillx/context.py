@@ -95,7 +95,7 @@ class RunContext:
                     if ex.words:
                         continue
                     ex.words = segment(ex.text)
-                    if ex.spans:
+                    if ex.spans and self.dataset.task != "intent":
                         alignment = spans_to_bio(ex.text, ex.words, ex.spans)
                         ex.slots = alignment.tags
                         counts.update(spans=len(ex.spans), inexact=alignment.inexact, unaligned=alignment.unaligned)

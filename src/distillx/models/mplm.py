@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerBase
+from transformers.utils import logging as hf_logging
 
 from distillx.errors import DistillxError
 from distillx.models.encoder import Encoded, masked_mean
@@ -52,6 +53,9 @@ class PretrainedEncoder(nn.Module):
         super().__init__()
         if pooling not in ("first", "mean"):
             raise DistillxError(f"mplm.pooling={pooling!r}: choose 'first' or 'mean'")
+        # The load report lists the checkpoint's MLM head and the unused pooler: neither matters to an encoder.
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()
         try:
             if random_init:
                 torch.manual_seed(seed)
@@ -60,6 +64,8 @@ class PretrainedEncoder(nn.Module):
                 self.model = AutoModel.from_pretrained(name_or_path)
         except (OSError, ValueError) as err:
             raise _load_failure(name_or_path, err) from err
+        finally:
+            hf_logging.set_verbosity(verbosity)
         if freeze_embeddings:
             self.model.get_input_embeddings().weight.requires_grad_(False)
         self.pooling = pooling
