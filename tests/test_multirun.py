@@ -43,4 +43,4 @@ def test_two_by_two_sweep_is_one_parent_with_four_children(tmp_path: Path, share
         (c.data.params["language.code"], c.data.params["student.encoder._target_"].rsplit(".", 1)[-1]) for c in children
     } == {(lang, arch) for lang in ("de", "fr") for arch in ("TransformerEncoder", "CNNEncoder")}
     assert all("test/student/" + c.data.params["language.code"] + "/accuracy" in c.data.metrics for c in children)
-    assert parents[0].info.status == "FINISHED"
+    assert parents[0].info.status == "FINISHED", proc.stderr[-2000:]

@@ -118,7 +118,7 @@ def main(cfg):
         output_dir=Path(hydra_cfg.runtime.output_dir),
         parent_run_id=parent_run_id_for_job(hydra_cfg),
     )
-    tracker.log_metrics({"score": cfg.a * 10 + "xyz".index(cfg.b)}, step=0)
+    tracker.log_metrics({"test/score": cfg.a * 10 + "xyz".index(cfg.b)}, step=0)
     tracker.end()
 
 
@@ -174,18 +174,18 @@ def test_multirun_nests_jobs_under_one_parent_run(tmp_path):
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     assert len(children) == 4
     assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parent.info.run_id}
-    assert {r.data.metrics["score"] for r in children} == {10, 11, 20, 21}
-    assert parent.data.metrics["a_1_b_x/score"] == 10
+    assert {r.data.metrics["test/score"] for r in children} == {10, 11, 20, 21}
+    assert parent.data.metrics["a_1_b_x/test/score"] == 10
 
     (single,) = [r for r in runs if r.info.run_name == "a=3"]
     assert "mlflow.parentRunId" not in single.data.tags
-    assert single.data.metrics["score"] == 32
+    assert single.data.metrics["test/score"] == 32
     assert len(runs) == 6
 
     summary = client.download_artifacts(parent.info.run_id, "sweep_summary.csv", str(tmp_path))
     rows = list(csv.DictReader(io.StringIO(Path(summary).read_text())))
     assert len(rows) == 4
-    assert {(r["a"], r["b"], r["score"]) for r in rows} == {
+    assert {(r["a"], r["b"], r["test/score"]) for r in rows} == {
         ("1", "x", "10.0"),
         ("1", "y", "11.0"),
         ("2", "x", "20.0"),

@@ -68,7 +68,7 @@ def main(cfg: DictConfig) -> float:
     """Entry point of the ``distillx`` console script."""
     hydra_cfg = HydraConfig.get()
     output_dir = Path(hydra_cfg.runtime.output_dir)
-    name = hydra_cfg.job.override_dirname or f"{cfg.source.code}->{cfg.language.code}"
+    name = (hydra_cfg.job.override_dirname or f"{cfg.source.code}->{cfg.language.code}")[:250]  # MLflow's limit
     try:
         results = run(cfg, output_dir, name, parent_run_id_for_job(hydra_cfg))
     except Exception as err:

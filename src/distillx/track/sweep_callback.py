@@ -47,6 +47,15 @@ def parent_run_id_for_job(hydra_cfg: DictConfig) -> str | None:
     return id_file.read_text().strip() if id_file.is_file() else None
 
 
+def _child_metric_key(run: Run, key: str) -> str:
+    """``<child run name>/<metric>``, or the child's short run id where its name would pass MLflow's 250
+    characters (a job named after many overrides)."""
+    name = run.info.run_name or run.info.run_id[:8]
+    if len(name) + len(key) + 1 > 250:
+        name = run.info.run_id[:8]
+    return f"{name}/{key}"
+
+
 class MlflowSweepCallback(Callback):
     """Opens the sweep's parent run; at the end logs a summary of the child runs to it and closes it."""
 
@@ -97,9 +106,10 @@ class MlflowSweepCallback(Callback):
         children = child_runs(client, parent_id)
         now = int(time.time() * 1000)
         metrics = [
-            Metric(sanitize_key(f"{run.info.run_name}/{key}"), value, now, 0)
+            Metric(sanitize_key(_child_metric_key(run, key)), value, now, 0)
             for run in children
             for key, value in run.data.metrics.items()
+            if key.startswith("test/")  # the final results; per-epoch curves stay on the children
         ]
         for i in range(0, len(metrics), METRICS_PER_BATCH):
             client.log_batch(parent_id, metrics=metrics[i : i + METRICS_PER_BATCH])
