@@ -48,6 +48,15 @@ def choose(key: str, value: str, allowed: Sequence[str], what: str) -> str:
     return value
 
 
+def split_cells(line: str, count: int, sep: str = "\t", hint: str = "", line_no: int | None = None) -> list[str]:
+    """The ``count`` fields of one record line, or a BadRow naming the column count (``hint`` lists them)."""
+    cells = line.split(sep)
+    if len(cells) != count:
+        detail = f"{len(cells)} instead of {count}" + (f" {hint}" if hint else "")
+        raise BadRow("columns", "wrong column count", detail, line_no)
+    return cells
+
+
 def check_tags(tags: Sequence[str], field: str) -> None:
     for tag in tags:
         if not _TAG.fullmatch(tag):

@@ -31,7 +31,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from distillx.data.readers.base import TASKS, BadRow, Lines, Reader, header_line
+from distillx.data.readers.base import TASKS, BadRow, Lines, Reader, header_line, split_cells
 from distillx.data.schema import Example, Span, Splits
 from distillx.errors import DistillxError
 from distillx.text.retag import join_words
@@ -114,9 +114,7 @@ class CustomDataset(Reader):
         return self._example(language, seen, record)
 
     def _tsv_row(self, language: str, columns: list[str], seen: set[str], lines: Lines) -> tuple[str, Example]:
-        cells = lines[0][1].split("\t")
-        if len(cells) != len(columns):
-            raise BadRow("columns", "wrong column count", f"{len(cells)} instead of {len(columns)}")
+        cells = split_cells(lines[0][1], len(columns))
         record: dict[str, Any] = dict(zip(columns, cells, strict=True))
         for key in ("words", "slots"):
             if key in record:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from distillx.data.readers.base import BadRow, Lines, Reader
+from distillx.data.readers.base import BadRow, Lines, Reader, split_cells
 from distillx.data.schema import Example, Splits
 
 
@@ -30,9 +30,7 @@ class MassiveDataset(Reader):
 
     def _row(self, language: str, split: str, lines: Lines) -> Example:
         lineno, line = lines[0]
-        cells = line.split("\t")
-        if len(cells) != 5:
-            raise BadRow("columns", "wrong column count", f"{len(cells)} instead of 5")
+        cells = split_cells(line, 5)
         tokens, intent, tags, _scenario, locale = cells
         if not locale.startswith(f"{language}-"):
             raise BadRow("locale", "locale of another language", locale)

@@ -12,7 +12,7 @@ from functools import partial
 
 import regex
 
-from distillx.data.readers.base import BadRow, Lines, Reader
+from distillx.data.readers.base import BadRow, Lines, Reader, split_cells
 from distillx.data.schema import Example, Span, Splits
 
 SPLITS = {"train": "train", "dev": "eval", "test": "test"}
@@ -98,9 +98,7 @@ class MtopDataset(Reader):
 
     def _row(self, lines: Lines, *, language: str, split: str) -> Example:
         lineno, line = lines[0]
-        cells = line.split("\t")
-        if len(cells) != 5:
-            raise BadRow("columns", "wrong column count", f"{len(cells)} instead of 5")
+        cells = split_cells(line, 5)
         utterance, flat, _nested, _domain, locale = cells
         if not locale.startswith(f"{language}_"):
             raise BadRow("locale", "locale of another language", locale)

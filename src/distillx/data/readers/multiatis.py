@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from distillx.data.readers.base import BadRow, Lines, Reader, header_line
+from distillx.data.readers.base import BadRow, Lines, Reader, header_line, split_cells
 from distillx.data.schema import Example, Splits
 from distillx.errors import DistillxError
 
@@ -61,9 +61,7 @@ class MultiAtisDataset(Reader):
 
     def _row(self, lines: Lines, *, language: str, split: str, seen: set[str]) -> Example:
         lineno, line = lines[0]
-        cells = line.split("\t")
-        if len(cells) != 4:
-            raise BadRow("columns", "wrong column count", f"{len(cells)} instead of 4: {HEADER!r}")
+        cells = split_cells(line, 4, hint=f": {HEADER!r}")
         key, utterance, tags, intent = cells
         # str.split(): the French and Spanish files separate some words with no-break spaces.
         words = utterance.split()

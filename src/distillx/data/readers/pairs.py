@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import partial
 
-from distillx.data.readers.base import BadRow, Lines, Reader
+from distillx.data.readers.base import BadRow, Lines, Reader, split_cells
 from distillx.data.schema import Example, Splits
 from distillx.errors import DistillxError
 
@@ -49,9 +49,7 @@ class SentencePairReader(Reader):
 
     def _row(self, language: str, lines: Lines) -> Example:
         lineno, line = lines[0]
-        cells = line.split("\t")
-        if len(cells) != 3:
-            raise BadRow("columns", "wrong column count", f"{len(cells)} instead of 3 (first, second, label)")
+        cells = split_cells(line, 3, hint="(first, second, label)")
         first, second, label = cells
         if not first.strip() or not second.strip():
             raise BadRow("sentence1" if not first.strip() else "sentence2", "empty sentence")
