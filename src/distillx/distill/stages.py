@@ -27,11 +27,17 @@ def train_supervised(
 ) -> StageResult:
     """Cross-entropy on gold labels, best epoch by gold dev accuracy."""
     data = ctx.encode(task_model, train).with_targets(ctx.gold(train, f"{name} train"))
+    dev_inputs, dev_gold = ctx.encode(task_model, dev), ctx.gold_for_eval(dev, f"{name} dev")
+
+    def dev_accuracy(_: object) -> dict[str, float]:
+        predicted = ctx.trainer.predict(task_model.model, dev_inputs, desc=task_model.role).argmax(-1)
+        return {"dev_accuracy": (predicted == dev_gold).float().mean().item()}
+
     return ctx.trainer.fit(
         task_model.model,
         data,
         GoldLoss(),
-        evaluate=lambda _: {"dev_accuracy": accuracy(ctx, task_model, dev, f"{name} dev")},
+        evaluate=dev_accuracy,
         select="dev_accuracy",
         lr=lr,
         stage_dir=ctx.stage_dir(name),
@@ -59,8 +65,11 @@ def distill(
     targets = teacher_logits(ctx, teacher, train, stage_dir / "teacher_train_logits.pt")
     dev_teacher = teacher_logits(ctx, teacher, dev, stage_dir / "teacher_dev_logits.pt").argmax(-1)
 
+    dev_inputs = ctx.encode(student, dev)  # tokenized once, scored every epoch
+
     def agreement(_: object) -> dict[str, float]:
-        return {"dev_teacher_agreement": (predictions(ctx, student, dev) == dev_teacher).float().mean().item()}
+        predicted = ctx.trainer.predict(student.model, dev_inputs, desc=student.role).argmax(-1)
+        return {"dev_teacher_agreement": (predicted == dev_teacher).float().mean().item()}
 
     return ctx.trainer.fit(
         student.model,
