@@ -45,11 +45,11 @@ def test_every_option_composes_and_resolves(tmp_path: Path, group: str, option: 
 @pytest.mark.parametrize("role", ["teacher", "student"])
 @pytest.mark.parametrize("size", ["demo", "paper"])
 def test_architectures_instantiate_at_both_sizes(tmp_path: Path, arch: str, role: str, size: str):
-    from distillx.models.heads import SentenceClassifier, count_parameters
+    from distillx.models.heads import TaskHeads, count_parameters
 
     cfg = compose_config([f"{role}={arch}", f"size={size}"], tmp_path)
     encoder = instantiate(cfg[role].encoder)(vocab_size=10_000)
-    params = count_parameters(SentenceClassifier(encoder, 12))
+    params = count_parameters(TaskHeads(encoder, num_intents=12))
     if size == "paper":  # freetransfer-x.md Table 2: ~5M parameters with a 10k BPE vocabulary
         assert 4.5e6 < params < 6.0e6, params
     else:

@@ -12,7 +12,7 @@ def test_kl_value_and_gradient_match_hand_computation():
     # teacher p_T = (0.75, 0.25); student uniform p_S = (0.5, 0.5)
     teacher = torch.tensor([[math.log(3.0), 0.0]])
     student = torch.zeros(1, 2, requires_grad=True)
-    loss = KDLoss(temperature=1.0)(student, teacher)
+    loss = KDLoss(temperature=1.0)({"intent": student}, {"intent": teacher})
     expected = 0.75 * math.log(0.75 / 0.5) + 0.25 * math.log(0.25 / 0.5)
     assert loss.item() == pytest.approx(expected, abs=1e-6)  # 0.130812
     loss.backward()
@@ -54,7 +54,7 @@ def test_stable_for_large_logits_under_bf16_autocast(scale):
     student_fp32 = torch.randn(8, 5) * scale
     student = student_fp32.clone().bfloat16().requires_grad_(True)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        loss = KDLoss(temperature=2.0)(student, teacher)
+        loss = KDLoss(temperature=2.0)({"intent": student}, {"intent": teacher})
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(student.grad).all()
     reference = kd_kl_divergence(student.detach().float(), teacher.float(), temperature=2.0)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import REPO, TINY, compose_config
 from mlflow import MlflowClient
 
@@ -36,12 +37,13 @@ def test_demo_run_writes_results_and_stages(demo_run):
     saved = json.loads((out / "results.json").read_text())
     assert saved["source"] == "en" and saved["target"] == "de"
     assert set(saved["scores"]) == {"teacher", "mplm", "student"}
-    assert 0.0 <= saved["scores"]["student"]["de"] <= 1.0
+    assert set(saved["scores"]["student"]["de"]) == {"accuracy"}  # task=intent: no slot metrics
+    assert 0.0 <= saved["scores"]["student"]["de"]["accuracy"] <= 1.0
     for stage in ("source_model", "kd1_mplm", "kd2_student"):
         assert (out / "stages" / stage / "done.json").exists()
         assert (out / "stages" / stage / "best.pt").exists()
     # the frozen teachers' outputs were computed once and stored with the KD stages
-    assert (out / "stages" / "kd1_mplm" / "teacher_train_logits.pt").exists()
+    assert (out / "stages" / "kd1_mplm" / "teacher_train_outputs.pt").exists()
     assert "| de (target) |" in (out / "results.md").read_text()
 
 
@@ -51,7 +53,7 @@ def test_demo_run_is_tracked_in_mlflow(demo_run):
     assert mlrun.info.status == "FINISHED"
     assert mlrun.data.params["language.code"] == "de"
     assert mlrun.data.params["trainer.epochs"] == "2"
-    assert mlrun.data.metrics["test/student/de/accuracy"] == pytest.approx(results.scores["student"]["de"])
+    assert mlrun.data.metrics["test/student/de/accuracy"] == pytest.approx(results.scores["student"]["de"]["accuracy"])
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}")
     assert len(client.get_metric_history(mlrun.info.run_id, "kd2_student/dev_teacher_agreement")) == 2
     artifacts = {a.path for a in client.list_artifacts(mlrun.info.run_id)}
@@ -96,3 +98,21 @@ def test_missing_mplm_path_is_a_one_line_error(tmp_path: Path):
     assert proc.returncode == 2
     assert "distillx: error: mplm.name_or_path='/nonexistent/model'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(("task", "student"), [("slots", "bilstm"), ("slots", "cnn"), ("both", "transformer")])
+def test_word_level_tasks_run_end_to_end(tmp_path: Path, shared_cache, task: str, student: str):
+    """Slot filling (word-level KD at first sub-words) and joint intent + slots, every student head kind."""
+    overrides = [*TINY, "language=zh", f"dataset.task={task}", f"student={student}", "teacher.lr=3e-3"]
+    cfg = compose_config(overrides, tmp_path, shared_cache)
+    if student == "cnn":
+        assert cfg.student.encoder.dilation_base == 2  # the dilated CNN for tagging (freetransfer-x.md §3.3.1)
+    results = run(cfg, tmp_path / "run", "slots-test")
+    expected = {"slot_f1", "exact_match"} | ({"accuracy"} if task == "both" else set())
+    for role, lang in (("teacher", "en"), ("mplm", "en"), ("mplm", "zh"), ("student", "zh")):
+        assert set(results.scores[role][lang]) == expected, (role, lang)
+    assert results.scores["teacher"]["en"]["slot_f1"] > 0.1  # learnt from gold tags (all-O scores 0)
+    cached = torch.load(tmp_path / "run" / "stages" / "kd2_student" / "teacher_train_outputs.pt", weights_only=True)
+    slots, seen = cached["targets"]["slots"], cached["targets"]["word_mask"]
+    assert len(slots) == len(seen) and all(s.shape[0] == m.shape[0] for s, m in zip(slots, seen, strict=True))
+    assert "**slot F1**" in (tmp_path / "run" / "results.md").read_text()

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from distillx.distill.losses import GoldLoss
-from distillx.models.heads import SentenceClassifier
+from distillx.models.heads import TaskHeads
 from distillx.models.transformer import TransformerEncoder
 from distillx.train.batching import EncodedSet, bucketed_batches
 from distillx.train.loop import Trainer
@@ -39,16 +39,16 @@ def toy_data(n: int = 64) -> EncodedSet:
             row[i % length] = 7
         rows.append(row)
         labels.append(i % 2)
-    return EncodedSet(rows, pad_id=0, targets=torch.tensor(labels))
+    return EncodedSet(rows, pad_id=0, targets={"intent": torch.tensor(labels)})
 
 
 def make_model() -> nn.Module:
     torch.manual_seed(0)
-    return SentenceClassifier(TransformerEncoder(10, 16, 16, 1, 2, 32, 0.1, 16), num_labels=2)
+    return TaskHeads(TransformerEncoder(10, 16, 16, 1, 2, 32, 0.1, 16), num_intents=2)
 
 
 def accuracy_on(trainer: Trainer, model: nn.Module, data: EncodedSet) -> float:
-    return (trainer.predict(model, data).argmax(-1) == data.targets).float().mean().item()
+    return (trainer.predict(model, data)["intent"].argmax(-1) == data.targets["intent"]).float().mean().item()
 
 
 def test_fit_learns_and_keeps_best(tmp_path: Path):

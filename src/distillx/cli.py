@@ -77,10 +77,10 @@ def main(cfg: DictConfig) -> float:
             raise
         print(f"distillx: error: {cause}", file=sys.stderr)
         sys.exit(2)
-    print(f"\n{cfg.source.name} -> {cfg.language.name}: test {results.metric} (%)\n{results.table()}")
+    print(f"\n{cfg.source.name} -> {cfg.language.name}: test scores (%)\n\n{results.table()}")
     print(f"\noutputs: {output_dir}   compare runs: make ui")
     log.debug("config:\n%s", OmegaConf.to_yaml(cfg))
-    return results.scores.get("student", {}).get(results.target, float("nan"))
+    return results.value("student", results.target)
 
 
 if __name__ == "__main__":

@@ -20,13 +20,13 @@ from transformers import PreTrainedTokenizerBase
 from distillx.data.schema import Example, LabelVocab, Splits
 from distillx.data.splits import annotated_halves
 from distillx.errors import DistillxError
-from distillx.models.heads import SentenceClassifier
+from distillx.models.heads import TaskHeads
 from distillx.models.mplm import load_tokenizer
 from distillx.text.align import encode_words
 from distillx.text.retag import UNSPACED, resegment_examples
 from distillx.text.segment import spans_to_bio
 from distillx.text.vocab import load_vocab, save_vocab
-from distillx.train.batching import EncodedSet
+from distillx.train.batching import EncodedSet, Target
 from distillx.train.loop import Trainer
 
 log = logging.getLogger(__name__)
@@ -126,28 +126,56 @@ class RunContext:
         """(annotated, unannotated) halves of the train split (freetransfer-x.md §3.1)."""
         return annotated_halves(self.split(language, "train"), self.cfg.split.annotated_fraction, self.cfg.split.seed)
 
+    @property
+    def heads(self) -> tuple[str, ...]:
+        """The heads every model of this run has: ``intent`` and/or ``slots``, from ``dataset.task``."""
+        return {"intent": ("intent",), "slots": ("slots",), "both": ("intent", "slots")}[self.dataset.task]
+
     @cached_property
-    def labels(self) -> LabelVocab:
+    def labels(self) -> LabelVocab | None:
         """Intent labels, from the source language's training data: the label set of the source model."""
+        if "intent" not in self.heads:
+            return None
         return LabelVocab.build(ex.intent for ex in self.split(self.source, "train") if ex.intent is not None)
 
-    def gold(self, examples: list[Example], where: str) -> torch.Tensor:
-        """Label ids for training on gold labels: every label must be known."""
-        return torch.tensor(self.labels.encode([ex.intent for ex in examples], where=where), dtype=torch.long)
+    @cached_property
+    def slot_labels(self) -> LabelVocab | None:
+        """Word-level BIO tags, from the source language's training data (``O`` first)."""
+        if "slots" not in self.heads:
+            return None
+        tags = {tag for ex in self.split(self.source, "train") for tag in ex.slots or ()} - {"O"}
+        return LabelVocab(("O", *sorted(tags)))
 
-    def gold_for_eval(self, examples: list[Example], where: str) -> torch.Tensor:
-        """Label ids for scoring; a test label the source model never saw is -1, which no prediction
-        matches (it counts as an error, as it would for any user of that model), and is reported."""
-        ids = [self.labels.ids.get(str(ex.intent), -1) for ex in examples]
-        unknown = Counter(str(ex.intent) for ex, i in zip(examples, ids, strict=True) if i < 0)
-        if unknown:
-            log.warning(
-                "%s: %d examples have labels the source model does not know: %s",
-                where,
-                sum(unknown.values()),
-                dict(unknown),
-            )
-        return torch.tensor(ids, dtype=torch.long)
+    def gold(self, examples: list[Example], where: str) -> dict[str, Target]:
+        """Label ids for training on gold labels, per head: every label must be known."""
+        targets: dict[str, Target] = {}
+        if self.labels is not None:
+            ids = self.labels.encode([str(ex.intent) for ex in examples], where=where)
+            targets["intent"] = torch.tensor(ids, dtype=torch.long)
+        if self.slot_labels is not None:
+            targets["slots"] = [
+                torch.tensor(self.slot_labels.encode(ex.slots or ["O"] * len(ex.words), where=where), dtype=torch.long)
+                for ex in examples
+            ]
+        return targets
+
+    def reference(self, examples: list[Example], where: str) -> dict[str, list]:
+        """Gold labels for scoring (``score(..., **reference)``). A test label the source model never saw
+        can never be predicted: it counts as an error, as it would for any user of that model, and is reported."""
+        ref: dict[str, list] = {}
+        if self.labels is not None:
+            ref["intents"] = [ex.intent for ex in examples]
+            unknown = Counter(str(i) for i in ref["intents"] if i not in self.labels.ids)
+            if unknown:
+                log.warning(
+                    "%s: %d examples have labels the source model does not know: %s",
+                    where,
+                    sum(unknown.values()),
+                    dict(unknown),
+                )
+        if self.slot_labels is not None:
+            ref["slots"] = [ex.slots or ["O"] * len(ex.words) for ex in examples]
+        return ref
 
     # ------------------------------------------------------------------ tokenizers and models
     def vocab(self, language: str) -> PreTrainedTokenizerBase:
@@ -166,7 +194,7 @@ class RunContext:
         tokenizer = self.vocab(language)
         torch.manual_seed(self.cfg.seed)
         encoder = instantiate(spec.encoder)(vocab_size=len(tokenizer))
-        model = SentenceClassifier(encoder, len(self.labels), dropout=spec.dropout)
+        model = self._with_heads(encoder, spec.dropout)
         arch = spec.encoder._target_.rsplit(".", 1)[-1].removesuffix("Encoder").lower()
         return TaskModel(role, arch, model, tokenizer, self.cfg.max_length)
 
@@ -185,16 +213,24 @@ class RunContext:
         spec = self.cfg.mplm
         torch.manual_seed(self.cfg.seed)
         encoder = instantiate(spec.encoder)(name_or_path=self.mplm_path)
-        model = SentenceClassifier(encoder, len(self.labels), dropout=spec.dropout)
+        model = self._with_heads(encoder, spec.dropout)
         max_length = min(self.cfg.max_length, encoder.max_positions)
         arch = "demo-mplm" if spec.build is not None else Path(self.mplm_path).name
         if spec.encoder.random_init:
             arch += " (random init)"
         return TaskModel("mplm", arch, model, load_tokenizer(self.mplm_path), max_length)
 
+    def _with_heads(self, encoder: nn.Module, dropout: float) -> TaskHeads:
+        return TaskHeads(
+            encoder,
+            num_intents=len(self.labels) if self.labels is not None else 0,
+            num_slots=len(self.slot_labels) if self.slot_labels is not None else 0,
+            dropout=dropout,
+        )
+
     def encode(self, task_model: TaskModel, examples: list[Example]) -> EncodedSet:
         enc = encode_words(task_model.tokenizer, [ex.words for ex in examples], task_model.max_length)
-        return EncodedSet(enc["input_ids"], pad_id=task_model.tokenizer.pad_token_id or 0)
+        return EncodedSet(enc["input_ids"], task_model.tokenizer.pad_token_id or 0, enc["word_index"])
 
     # ------------------------------------------------------------------ bookkeeping
     def stage_dir(self, name: str) -> Path:

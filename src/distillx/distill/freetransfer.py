@@ -4,8 +4,7 @@ to a target-language student, with no label used after the source model."""
 from __future__ import annotations
 
 from distillx.context import RunContext
-from distillx.distill.stages import accuracy, distill, train_supervised
-from distillx.errors import DistillxError
+from distillx.distill.stages import distill, evaluate, train_supervised
 from distillx.report.results import Results
 
 
@@ -14,11 +13,6 @@ class FreeTransfer:
         self.temperature = temperature
 
     def run(self, ctx: RunContext) -> Results:
-        if ctx.dataset.task != "intent":
-            raise DistillxError(
-                f"dataset.task={ctx.dataset.task}: method=freetransfer runs sentence-level KD (task=intent) so far; "
-                "word-level KD for slots is not implemented yet"
-            )
         cfg, src, tgt = ctx.cfg, ctx.source, ctx.target
         annotated, src_unlabeled = ctx.halves(src)
         _, tgt_unlabeled = ctx.halves(tgt)
@@ -40,9 +34,10 @@ class FreeTransfer:
         results = Results(source=src, target=tgt)
         tests = {src: ctx.split(src, "test"), tgt: ctx.split(tgt, "test")}
         for lang, examples in tests.items():
-            results.set_majority(lang, [ex.intent for ex in examples])
-        results.add(teacher, src, accuracy(ctx, teacher, tests[src], f"{src} test"))
+            if ctx.labels is not None:
+                results.set_majority(lang, [ex.intent for ex in examples])
+        results.add(teacher, src, evaluate(ctx, teacher, tests[src], f"{src} test"))
         for lang, examples in tests.items():
-            results.add(mplm, lang, accuracy(ctx, mplm, examples, f"{lang} test"))
-        results.add(student, tgt, accuracy(ctx, student, tests[tgt], f"{tgt} test"))
+            results.add(mplm, lang, evaluate(ctx, mplm, examples, f"{lang} test"))
+        results.add(student, tgt, evaluate(ctx, student, tests[tgt], f"{tgt} test"))
         return results

@@ -3,42 +3,42 @@ the gold reference), KD from a frozen teacher to a student over unlabeled text, 
 
 from __future__ import annotations
 
-import torch
-
 from distillx.context import RunContext, TaskModel
 from distillx.data.schema import Example
 from distillx.distill.losses import GoldLoss, KDLoss
-from distillx.distill.teacher_cache import teacher_logits
+from distillx.distill.teacher_cache import teacher_outputs
+from distillx.report.scores import Decoded, decode, headline, score
 from distillx.train.loop import StageResult
 
 
-def predictions(ctx: RunContext, task_model: TaskModel, examples: list[Example]) -> torch.Tensor:
-    return ctx.trainer.predict(task_model.model, ctx.encode(task_model, examples), desc=task_model.role).argmax(-1)
+def predict(ctx: RunContext, task_model: TaskModel, examples: list[Example]) -> Decoded:
+    outputs = ctx.trainer.predict(task_model.model, ctx.encode(task_model, examples), desc=task_model.role)
+    return decode(outputs, ctx.labels, ctx.slot_labels)
 
 
-def accuracy(ctx: RunContext, task_model: TaskModel, examples: list[Example], where: str) -> float:
-    """Intent accuracy against gold labels: evaluation only, never a training signal."""
-    gold = ctx.gold_for_eval(examples, where)
-    return (predictions(ctx, task_model, examples) == gold).float().mean().item()
+def evaluate(ctx: RunContext, task_model: TaskModel, examples: list[Example], where: str) -> dict[str, float]:
+    """Accuracy / slot F1 / exact match against gold labels: evaluation only, never a training signal."""
+    return score(predict(ctx, task_model, examples), **ctx.reference(examples, where))
 
 
 def train_supervised(
     ctx: RunContext, name: str, task_model: TaskModel, train: list[Example], dev: list[Example], lr: float
 ) -> StageResult:
-    """Cross-entropy on gold labels, best epoch by gold dev accuracy."""
+    """Cross-entropy on gold labels, best epoch by gold dev score (accuracy and/or slot F1)."""
     data = ctx.encode(task_model, train).with_targets(ctx.gold(train, f"{name} train"))
-    dev_inputs, dev_gold = ctx.encode(task_model, dev), ctx.gold_for_eval(dev, f"{name} dev")
+    dev_inputs, dev_reference = ctx.encode(task_model, dev), ctx.reference(dev, f"{name} dev")
 
-    def dev_accuracy(_: object) -> dict[str, float]:
-        predicted = ctx.trainer.predict(task_model.model, dev_inputs, desc=task_model.role).argmax(-1)
-        return {"dev_accuracy": (predicted == dev_gold).float().mean().item()}
+    def dev_score(_: object) -> dict[str, float]:
+        outputs = ctx.trainer.predict(task_model.model, dev_inputs, desc=task_model.role)
+        metrics = score(decode(outputs, ctx.labels, ctx.slot_labels), **dev_reference)
+        return {f"dev_{k}": v for k, v in metrics.items()} | {"dev_score": headline(metrics)}
 
     return ctx.trainer.fit(
         task_model.model,
         data,
         GoldLoss(),
-        evaluate=dev_accuracy,
-        select="dev_accuracy",
+        evaluate=dev_score,
+        select="dev_score",
         lr=lr,
         stage_dir=ctx.stage_dir(name),
         log_metrics=ctx.log_metrics,
@@ -56,20 +56,23 @@ def distill(
     lr: float,
     temperature: float,
 ) -> StageResult:
-    """KD from a frozen ``teacher`` to ``student`` on unlabeled ``train`` text (freetransfer-x.md §2.2.2).
+    """KD from a frozen ``teacher`` to ``student`` on unlabeled ``train`` text (freetransfer-x.md §2.2.2),
+    sentence level and/or word level (at each word's first sub-word in both models' tokenizations).
 
     Label-free throughout: the best epoch is the one whose predictions on ``dev`` agree most with the
-    teacher's, and ``dev``'s gold labels are never read."""
+    teacher's (intent agreement and/or slot F1 against the teacher's tags), and ``dev``'s gold labels are
+    never read."""
     stage_dir = ctx.stage_dir(name)
-    teacher.model.eval()
-    targets = teacher_logits(ctx, teacher, train, stage_dir / "teacher_train_logits.pt")
-    dev_teacher = teacher_logits(ctx, teacher, dev, stage_dir / "teacher_dev_logits.pt").argmax(-1)
-
+    targets = teacher_outputs(ctx, teacher, train, stage_dir / "teacher_train_outputs.pt")
+    dev_teacher = decode(
+        teacher_outputs(ctx, teacher, dev, stage_dir / "teacher_dev_outputs.pt"), ctx.labels, ctx.slot_labels
+    )
     dev_inputs = ctx.encode(student, dev)  # tokenized once, scored every epoch
 
     def agreement(_: object) -> dict[str, float]:
-        predicted = ctx.trainer.predict(student.model, dev_inputs, desc=student.role).argmax(-1)
-        return {"dev_teacher_agreement": (predicted == dev_teacher).float().mean().item()}
+        outputs = ctx.trainer.predict(student.model, dev_inputs, desc=student.role)
+        metrics = score(decode(outputs, ctx.labels, ctx.slot_labels), dev_teacher.intents, dev_teacher.slots)
+        return {f"dev_teacher_{k}": v for k, v in metrics.items()} | {"dev_teacher_agreement": headline(metrics)}
 
     return ctx.trainer.fit(
         student.model,

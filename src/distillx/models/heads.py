@@ -1,4 +1,8 @@
-"""Task heads over any encoder: one model class per task, whatever the architecture underneath."""
+"""Task heads over any encoder: one model class for every task and architecture.
+
+Word-level outputs are read at each word's representative sub-word (``word_index``, see
+:mod:`distillx.text.align`), so a teacher and a student with different tokenizers produce one distribution per
+*word* and can be compared word by word (freetransfer-x.md §2.2.2)."""
 
 from __future__ import annotations
 
@@ -6,18 +10,36 @@ import torch
 from torch import nn
 
 
-class SentenceClassifier(nn.Module):
-    """Encoder + dropout + linear layer over the encoder's sentence vector; returns logits ``[B, C]``."""
+class TaskHeads(nn.Module):
+    """Encoder + dropout + an intent classifier over the sentence vector and/or a slot tagger over word states.
 
-    def __init__(self, encoder: nn.Module, num_labels: int, dropout: float = 0.1) -> None:
+    ``forward`` returns a dict: ``intent`` logits ``[B, C]``; ``slots`` logits ``[B, W, S]`` with ``word_mask``
+    ``[B, W]`` (False for padding and for words truncated away)."""
+
+    def __init__(self, encoder: nn.Module, num_intents: int = 0, num_slots: int = 0, dropout: float = 0.1) -> None:
         super().__init__()
+        if not (num_intents or num_slots):
+            raise ValueError("a model needs an intent head, a slot head, or both")
         self.encoder = encoder
         self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(encoder.hidden_size, num_labels)
+        self.intent = nn.Linear(encoder.hidden_size, num_intents) if num_intents else None
+        self.slots = nn.Linear(encoder.hidden_size, num_slots) if num_slots else None
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, word_index: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
         encoded = self.encoder(input_ids, attention_mask)
-        return self.classifier(self.dropout(encoded.sentence))
+        out: dict[str, torch.Tensor] = {}
+        if self.intent is not None:
+            out["intent"] = self.intent(self.dropout(encoded.sentence))
+        if self.slots is not None:
+            if word_index is None:
+                raise ValueError("the slot head needs word_index (encode the words with encode_words)")
+            tokens = encoded.tokens
+            index = word_index.clamp_min(0)[..., None].expand(-1, -1, tokens.size(-1))
+            out["slots"] = self.slots(self.dropout(tokens.gather(1, index)))
+            out["word_mask"] = word_index >= 0
+        return out
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -6,6 +6,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+METRIC_NAMES = {"accuracy": "intent accuracy", "slot_f1": "slot F1", "exact_match": "exact match"}
+
 
 class _Named(Protocol):
     role: str
@@ -16,17 +18,19 @@ class _Named(Protocol):
 class Results:
     source: str
     target: str
-    metric: str = "accuracy"
-    scores: dict[str, dict[str, float]] = field(default_factory=dict)
+    scores: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    """``scores[role][language][metric]``, metrics from :func:`distillx.report.scores.score`."""
     models: dict[str, str] = field(default_factory=dict)
     majority: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    """Caveats a reader of the table must see (e.g. oracle translation)."""
 
-    def add(self, model: _Named, language: str, value: float) -> None:
+    def add(self, model: _Named, language: str, metrics: dict[str, float]) -> None:
         self.models[model.role] = model.arch
-        self.scores.setdefault(model.role, {})[language] = value
+        self.scores.setdefault(model.role, {})[language] = dict(metrics)
 
     def set_majority(self, language: str, gold: list[str | None]) -> None:
-        """The majority-class rate of a test set: what always answering its commonest label scores."""
+        """The majority-class rate of a test set: what always answering its commonest intent scores."""
         counts = Counter(gold)
         self.majority[language] = max(counts.values()) / len(gold) if gold else 0.0
 
@@ -36,31 +40,61 @@ class Results:
         extra = sorted({lang for s in self.scores.values() for lang in s} - set(ordered))
         return list(dict.fromkeys(ordered + extra))
 
+    @property
+    def metric_names(self) -> list[str]:
+        seen = {m for s in self.scores.values() for per_lang in s.values() for m in per_lang}
+        return [m for m in METRIC_NAMES if m in seen]
+
+    @property
+    def headline(self) -> str:
+        """The metric a sweep optimises and the CLI returns: intent accuracy, else slot F1."""
+        return self.metric_names[0] if self.metric_names else "accuracy"
+
     def metrics(self) -> dict[str, float]:
         """Flat metric names for the tracker: ``test/<role>/<language>/<metric>``."""
-        out = {f"test/{role}/{lang}/{self.metric}": v for role, s in self.scores.items() for lang, v in s.items()}
-        out.update({f"test/majority_class/{lang}/{self.metric}": v for lang, v in self.majority.items()})
+        out = {
+            f"test/{role}/{lang}/{metric}": value
+            for role, per_lang in self.scores.items()
+            for lang, metrics in per_lang.items()
+            for metric, value in metrics.items()
+        }
+        if "accuracy" in self.metric_names:
+            out.update({f"test/majority_class/{lang}/accuracy": v for lang, v in self.majority.items()})
         return out
+
+    def value(self, role: str, language: str, metric: str | None = None) -> float:
+        return self.scores.get(role, {}).get(language, {}).get(metric or self.headline, float("nan"))
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "source": self.source,
             "target": self.target,
-            "metric": self.metric,
             "models": self.models,
             "scores": self.scores,
             "majority_class": self.majority,
+            "notes": self.notes,
         }
 
     def table(self) -> str:
-        """A Markdown table: one row per language, one column per model (test accuracy in %)."""
-        cols = [f"{role}: {self.models[role]}" for role in self.scores] + ["majority class"]
-        lines = ["| language | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
-        for lang in self.languages:
-            tag = " (source)" if lang == self.source else " (target)" if lang == self.target else ""
-            cells = [_pct(self.scores[role].get(lang)) for role in self.scores] + [_pct(self.majority.get(lang))]
-            lines.append(f"| {lang}{tag} | " + " | ".join(cells) + " |")
-        return "\n".join(lines)
+        """Markdown: one table per metric, one row per language, one column per model (test scores in %)."""
+        blocks = []
+        for metric in self.metric_names:
+            roles = [role for role in self.scores if any(metric in m for m in self.scores[role].values())]
+            cols = [f"{role}: {self.models[role]}" for role in roles]
+            with_majority = metric == "accuracy" and bool(self.majority)
+            if with_majority:
+                cols.append("majority class")
+            lines = [f"**{METRIC_NAMES[metric]}**", "", "| language | " + " | ".join(cols) + " |"]
+            lines.append("|---" * (len(cols) + 1) + "|")
+            for lang in self.languages:
+                tag = " (source)" if lang == self.source else " (target)" if lang == self.target else ""
+                cells = [_pct(self.scores[role].get(lang, {}).get(metric)) for role in roles]
+                if with_majority:
+                    cells.append(_pct(self.majority.get(lang)))
+                lines.append(f"| {lang}{tag} | " + " | ".join(cells) + " |")
+            blocks.append("\n".join(lines))
+        blocks += [f"Note: {note}" for note in self.notes]
+        return "\n\n".join(blocks)
 
 
 def _pct(value: float | None) -> str:

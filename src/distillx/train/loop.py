@@ -15,13 +15,21 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from distillx.train.batching import EncodedSet, bucketed_batches, collate, sequential_batches
+from distillx.train.batching import (
+    WORD_LEVEL,
+    EncodedSet,
+    Target,
+    bucketed_batches,
+    collate,
+    collate_targets,
+    sequential_batches,
+)
 from distillx.train.checkpoint import atomic_torch_save, atomic_write_json, read_json
 from distillx.train.precision import autocast, grad_scaler, resolve_device, resolve_precision
 
 log = logging.getLogger(__name__)
 
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+LossFn = Callable[[Mapping[str, torch.Tensor], Mapping[str, torch.Tensor]], torch.Tensor]
 Evaluate = Callable[[nn.Module], Mapping[str, float]]
 LogMetrics = Callable[[Mapping[str, float], int], None]
 
@@ -81,18 +89,22 @@ class Trainer:
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
-    def predict(self, model: nn.Module, data: EncodedSet, desc: str = "predict") -> torch.Tensor:
-        """Float32 logits on the CPU, in the order of ``data``."""
+    def predict(self, model: nn.Module, data: EncodedSet, desc: str = "predict") -> dict[str, Target]:
+        """The model's outputs in float32 on the CPU, in the order of ``data``: sentence-level ones stacked
+        ``[N, ...]``, word-level ones (``slots``, ``word_mask``) as one ``[W_i, ...]`` tensor per example."""
         model.to(self.device).eval()
         lengths = [len(r) for r in data.input_ids]
-        out: list[torch.Tensor | None] = [None] * len(data)
+        rows: dict[str, list[torch.Tensor | None]] = {}
         batches = sequential_batches(lengths, self.eval_batch_size)
         for idx in tqdm(batches, desc=desc, leave=False, disable=not self.progress):
             with autocast(self.device, self.precision):
-                logits = model(**collate(data, idx, self.device))
-            for i, row in zip(idx, logits.float().cpu(), strict=True):
-                out[i] = row
-        return torch.stack(out) if out else torch.empty(0)
+                outputs = model(**collate(data, idx, self.device))
+            for head, values in outputs.items():
+                values = values.cpu() if values.dtype == torch.bool else values.float().cpu()
+                column = rows.setdefault(head, [None] * len(data))
+                for i, row in zip(idx, values, strict=True):
+                    column[i] = row[: len(data.word_index[i])] if head in WORD_LEVEL else row
+        return {head: column if head in WORD_LEVEL else torch.stack(column) for head, column in rows.items()}
 
     # ------------------------------------------------------------------ training
     def fit(
@@ -153,8 +165,8 @@ class Trainer:
             for idx in bar:
                 batch = collate(train, idx, self.device)
                 with autocast(self.device, self.precision):
-                    logits = model(**batch)
-                loss = loss_fn(logits, targets[idx].to(self.device))
+                    outputs = model(**batch)
+                loss = loss_fn(outputs, collate_targets(targets, idx, self.device))
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 if self.max_grad_norm:
