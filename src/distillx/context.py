@@ -4,8 +4,11 @@ over this object instead of reading the config themselves."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -13,7 +16,7 @@ from typing import Any
 
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
@@ -27,7 +30,9 @@ from distillx.text.retag import UNSPACED, resegment_examples
 from distillx.text.segment import spans_to_bio
 from distillx.text.vocab import load_vocab, save_vocab
 from distillx.train.batching import EncodedSet, Target
+from distillx.train.checkpoint import atomic_write_json
 from distillx.train.loop import Trainer
+from distillx.translate import Translator
 
 log = logging.getLogger(__name__)
 
@@ -85,20 +90,12 @@ class RunContext:
         aligned, and what the reader skipped or repaired, is counted and logged."""
         if language not in self._splits:
             splits = self.dataset.load(language)
-            segment = self.segmenter(language)
             counts: Counter[str] = Counter()
             resegment = getattr(self.dataset, "resegment", False) and language in UNSPACED
             for examples in splits.values():
                 if resegment and any(ex.words for ex in examples):
-                    counts.update(resegment_examples(examples, segment))
-                for ex in examples:
-                    if ex.words:
-                        continue
-                    ex.words = segment(ex.text)
-                    if ex.spans and self.dataset.task != "intent":
-                        alignment = spans_to_bio(ex.text, ex.words, ex.spans)
-                        ex.slots = alignment.tags
-                        counts.update(spans=len(ex.spans), inexact=alignment.inexact, unaligned=alignment.unaligned)
+                    counts.update(resegment_examples(examples, self.segmenter(language)))
+                counts.update(self.segment(examples, language))
             self._splits[language] = splits
             data_metrics = {f"data/{language}/{k}": float(v) for k, v in counts.items()}
             data_metrics |= {f"data/{language}/{split}_examples": float(len(e)) for split, e in splits.items()}
@@ -113,6 +110,21 @@ class RunContext:
                     counts["spans"],
                 )
         return self._splits[language]
+
+    def segment(self, examples: list[Example], language: str) -> Counter[str]:
+        """Fill in the words of examples that have none (read from raw text, translated, paraphrased), and
+        their word-level BIO tags from character spans on slot tasks; returns alignment counts."""
+        segment = self.segmenter(language)
+        counts: Counter[str] = Counter()
+        for ex in examples:
+            if ex.words:
+                continue
+            ex.words = segment(ex.text)
+            if ex.spans and self.dataset.task != "intent":
+                alignment = spans_to_bio(ex.text, ex.words, ex.spans)
+                ex.slots = alignment.tags
+                counts.update(spans=len(ex.spans), inexact=alignment.inexact, unaligned=alignment.unaligned)
+        return counts
 
     def split(self, language: str, name: str) -> list[Example]:
         splits = self.splits(language)
@@ -179,12 +191,24 @@ class RunContext:
 
     # ------------------------------------------------------------------ tokenizers and models
     def vocab(self, language: str) -> PreTrainedTokenizerBase:
-        """The small models' BPE vocabulary of ``language``, trained once per run on its train text."""
+        """The small models' BPE vocabulary of ``language``, trained on its train text (no labels).
+
+        With ``share_stages`` it is trained once for all runs with the same data and vocabulary settings, so
+        that a shared source model always meets the very vocabulary it was trained with; each run keeps a
+        copy in ``vocab/<language>`` for its artifacts."""
         directory = self.output_dir / "vocab" / language
         if (directory / "tokenizer.json").exists():
             return load_vocab(directory)
-        words = [ex.words for ex in self.split(language, "train")]
-        tokenizer = instantiate(self.cfg.vocab)(words)
+        language_cfg = "source" if language == self.source else "language"
+        shared = self.shared_dir(
+            "vocab", language, ["dataset", f"{language_cfg}.code", f"{language_cfg}.segmenter", "vocab"]
+        )
+        if shared is not None and (shared / "tokenizer.json").exists():
+            tokenizer = load_vocab(shared)
+        else:
+            tokenizer = instantiate(self.cfg.vocab)([ex.words for ex in self.split(language, "train")])
+            if shared is not None:
+                save_vocab(tokenizer, shared)
         save_vocab(tokenizer, directory)
         return tokenizer
 
@@ -232,9 +256,46 @@ class RunContext:
         enc = encode_words(task_model.tokenizer, [ex.words for ex in examples], task_model.max_length)
         return EncodedSet(enc["input_ids"], task_model.tokenizer.pad_token_id or 0, enc["word_index"])
 
+    @cached_property
+    def translator(self) -> Translator:
+        """The MT system of the methods that translate (``translator`` group); the parallel-corpus one gets
+        this run's dataset. Oracle translation is announced in the log and tagged on the run."""
+        spec = self.cfg.get("translator")
+        if spec is None:
+            raise DistillxError("this method translates: choose translator=parallel|m2m100|tiny_m2m100")
+        translator = instantiate(spec, dataset=self.dataset) if "dataset" in spec else instantiate(spec)
+        self.tracker.set_tags(
+            {"distillx.translator": translator.name, "distillx.oracle_translation": translator.oracle}
+        )
+        return translator
+
     # ------------------------------------------------------------------ bookkeeping
-    def stage_dir(self, name: str) -> Path:
-        return self.output_dir / "stages" / name
+    def shared_dir(self, kind: str, name: str, depends_on: Sequence[str]) -> Path | None:
+        """A directory under ``cache_dir`` named after the config values ``depends_on`` (dotted keys), so runs
+        whose configs agree there share what is built in it; None when ``share_stages`` is off."""
+        if not self.cfg.share_stages:
+            return None
+        values = {k: OmegaConf.select(self.cfg, k) for k in depends_on}
+        key = {k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v for k, v in values.items()}
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        directory = Path(self.cfg.cache_dir) / kind / f"{name}-{digest}"
+        directory.mkdir(parents=True, exist_ok=True)
+        if not (directory / "key.json").exists():
+            atomic_write_json(key, directory / "key.json")
+        return directory
+
+    def stage_dir(self, name: str, depends_on: Sequence[str] = ()) -> Path:
+        """Where stage ``name`` keeps its checkpoints. A stage that declares the config keys it depends on
+        lives in a shared directory (``share_stages``): a sweep over target languages or students trains the
+        source model and KD step 1 once. The run's ``stages/<name>`` links to it."""
+        local = self.output_dir / "stages" / name
+        shared = self.shared_dir("stages", name, depends_on) if depends_on else None
+        if shared is None:
+            return local
+        if not local.is_symlink() and not local.exists():
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.symlink_to(shared, target_is_directory=True)
+        return local
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         self.tracker.log_metrics(metrics, step=step)

@@ -1,0 +1,94 @@
+"""Every method and augmentation option end to end on the demo (tiny settings), and the label-free promise:
+after the source model, no method but gold_supervised reads a gold label."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import TINY, compose_config
+
+from distillx.cli import run
+from distillx.context import RunContext
+from distillx.errors import DistillxError
+
+
+@pytest.fixture
+def spy_gold(monkeypatch):
+    """Records where gold labels are read for training (RunContext.gold) and for scoring (reference)."""
+    reads: list[str] = []
+    gold, reference = RunContext.gold, RunContext.reference
+
+    def spy(kind, original):
+        def wrapper(self, examples, where):
+            reads.append(f"{kind}:{where}")
+            return original(self, examples, where)
+
+        return wrapper
+
+    monkeypatch.setattr(RunContext, "gold", spy("train", gold))
+    monkeypatch.setattr(RunContext, "reference", spy("score", reference))
+    return reads
+
+
+def label_reads(reads: list[str]) -> list[str]:
+    """Label reads other than the source model's own training/selection and the final test scoring."""
+    return [r for r in reads if "source_model" not in r and not r.endswith(" test")]
+
+
+@pytest.mark.parametrize(
+    ("method", "extra"),
+    [
+        ("freetransfer", []),
+        ("freetransfer_balanced", []),
+        ("zero_shot", []),
+        ("translate_test", []),
+        ("translate_train_pseudo", []),
+        ("gold_supervised", []),
+        ("freetransfer", ["augmentation=mlm_replace", "augmentation.n=1"]),
+    ],
+)
+def test_every_method_runs_on_the_demo(tmp_path: Path, shared_cache, spy_gold, method: str, extra: list[str]):
+    cfg = compose_config([*TINY, "language=de", f"method={method}", *extra], tmp_path, shared_cache)
+    results = run(cfg, tmp_path / "run", method)
+    assert results.scores, method
+    target_roles = {role for role, per_lang in results.scores.items() if "de" in per_lang}
+    assert target_roles, f"{method} reports nothing for the target language"
+    for per_lang in results.scores.values():
+        for metrics in per_lang.values():
+            assert 0.0 <= metrics["accuracy"] <= 1.0
+    if method == "gold_supervised":
+        assert any("gold_mplm" in r for r in spy_gold)
+    else:
+        assert label_reads(spy_gold) == [], f"{method} read gold labels after the source model"
+    if method in ("freetransfer_balanced", "translate_test", "translate_train_pseudo"):
+        assert any("oracle" in note for note in results.notes)  # the demo's translator is the parallel oracle
+
+
+def test_paraphrase_augmentation_through_a_seq2seq_translator(tmp_path: Path, shared_cache):
+    """Paraphrases by sampled MT (plumbing only: the tiny M2M-100 has random weights)."""
+    overrides = [*TINY, "language=de", "augmentation=paraphrase", "translator=tiny_m2m100", "trainer.epochs=1"]
+    cfg = compose_config(overrides, tmp_path, shared_cache)
+    results = run(cfg, tmp_path / "run", "paraphrase")
+    assert "de" in results.scores["student"]
+    cached = (tmp_path / "run" / "stages" / "kd2_student" / "teacher_train_outputs.pt").resolve()
+    assert cached.exists()
+
+
+def test_mt_methods_refuse_slot_tasks(tmp_path: Path, shared_cache):
+    cfg = compose_config([*TINY, "language=de", "method=translate_test", "dataset.task=slots"], tmp_path, shared_cache)
+    with pytest.raises(DistillxError, match="needs dataset.task=intent"):
+        run(cfg, tmp_path / "run", "x")
+
+
+def test_shared_stages_train_once_across_target_languages(tmp_path: Path):
+    """A sweep over target languages trains the source model and KD step 1 once (share_stages)."""
+    cache = tmp_path / "cache"
+    first = run(compose_config([*TINY, "language=de"], tmp_path, cache), tmp_path / "de", "de")
+    second = run(compose_config([*TINY, "language=fr"], tmp_path, cache), tmp_path / "fr", "fr")
+    assert (tmp_path / "de" / "stages" / "kd1_mplm").resolve() == (tmp_path / "fr" / "stages" / "kd1_mplm").resolve()
+    assert (tmp_path / "de" / "stages" / "kd2_student").resolve() != (
+        tmp_path / "fr" / "stages" / "kd2_student"
+    ).resolve()
+    assert first.scores["teacher"]["en"] == second.scores["teacher"]["en"]
+    assert len(list((cache / "stages").glob("source_model-*"))) == 1
