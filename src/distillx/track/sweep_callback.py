@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,10 @@ from distillx.track.mlflow_tracker import (
     write_atomically,
 )
 
+log = logging.getLogger(__name__)
+
 PARENT_RUN_ID_FILE = "mlflow_parent_run_id"
+CROSS_ARCH_DIR = "cross_architecture"
 
 
 def sweep_dir(hydra_cfg: DictConfig) -> Path:
@@ -98,10 +102,12 @@ class MlflowSweepCallback(Callback):
             self._client().set_terminated(parent_id, status="FAILED")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        """Log each child's final metrics and ``sweep_summary.csv`` to the parent, then close it."""
+        """Log each child's final metrics, ``sweep_summary.csv`` and, for a sweep over architectures, the
+        cross-architecture heatmaps to the parent, then close it."""
         if not self.enabled:
             return
-        parent_id = (sweep_dir(config.hydra) / PARENT_RUN_ID_FILE).read_text().strip()
+        directory = sweep_dir(config.hydra)
+        parent_id = (directory / PARENT_RUN_ID_FILE).read_text().strip()
         client = self._client()
         children = child_runs(client, parent_id)
         now = int(time.time() * 1000)
@@ -114,6 +120,7 @@ class MlflowSweepCallback(Callback):
         for i in range(0, len(metrics), METRICS_PER_BATCH):
             client.log_batch(parent_id, metrics=metrics[i : i + METRICS_PER_BATCH])
         client.log_text(parent_id, summary_csv(children), "sweep_summary.csv")
+        log_cross_architecture(client, parent_id, children, directory / CROSS_ARCH_DIR)
         failed = any(run.info.status == "FAILED" for run in children)
         client.set_terminated(parent_id, status="FAILED" if failed else "FINISHED")
 
@@ -134,6 +141,29 @@ def child_runs(client: MlflowClient, parent_id: str) -> list[Run]:
         token = page.token
         if not token:
             return runs
+
+
+def log_cross_architecture(client: MlflowClient, parent_id: str, children: list[Run], out_dir: Path) -> list[Path]:
+    """Where the children span >= 2 (teacher, student) architecture pairs, write the heatmaps of
+    freetransfer-x.md Figures 4/5 under ``out_dir`` and log them to the parent under ``cross_architecture/``.
+
+    A plot is a by-product of a sweep whose runs are already recorded: any error here is a warning, never a
+    failed sweep (nor a parent left RUNNING). Returns the files written (none when not applicable or failed).
+    """
+    try:
+        from distillx.report import heatmap  # matplotlib only in the launcher, and only when needed
+
+        runs = heatmap.transfer_runs(children)
+        if not heatmap.is_cross_architecture(runs):
+            return []
+        paths = heatmap.write_all(runs, out_dir)
+        for path in paths:  # file by file: the folder of a restarted sweep may hold stale files
+            client.log_artifact(parent_id, str(path), CROSS_ARCH_DIR)
+        log.info("cross-architecture heatmaps: %s", out_dir)
+        return paths
+    except Exception as err:  # deliberately broad: see the docstring
+        log.warning("cross-architecture heatmaps not made: %s: %s", type(err).__name__, err, exc_info=True)
+        return []
 
 
 def summary_csv(runs: list[Run]) -> str:
