@@ -116,3 +116,19 @@ def test_word_level_tasks_run_end_to_end(tmp_path: Path, shared_cache, task: str
     slots, seen = cached["targets"]["slots"], cached["targets"]["word_mask"]
     assert len(slots) == len(seen) and all(s.shape[0] == m.shape[0] for s, m in zip(slots, seen, strict=True))
     assert "**slot F1**" in (tmp_path / "run" / "results.md").read_text()
+
+
+def test_second_run_of_a_config_neither_segments_nor_tokenizes(tmp_path: Path, monkeypatch):
+    """Segmented and tokenized data come from the Arrow cache the first run wrote (issue 3, caching)."""
+    cache = tmp_path / "cache"
+    cfg = compose_config([*TINY, "language=ja", "trainer.epochs=1"], tmp_path, cache)
+    first = run(cfg, tmp_path / "first", "first")
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("segmented or tokenized again")
+
+    monkeypatch.setattr("distillx.context.RunContext.segment", forbidden)
+    monkeypatch.setattr("distillx.context.encode_words", forbidden)
+    again = run(compose_config([*TINY, "language=ja", "trainer.epochs=1"], tmp_path, cache), tmp_path / "again", "x")
+    assert again.scores == first.scores
+    assert any((cache / "preprocess").iterdir())

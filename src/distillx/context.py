@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
+from distillx.data.cache import cached_encoding, cached_splits, encoding_key, splits_key
 from distillx.data.schema import Example, LabelVocab, Splits
 from distillx.data.splits import annotated_halves
 from distillx.errors import DistillxError
@@ -76,40 +77,70 @@ class RunContext:
     def segmenter(self, language: str) -> Any:
         """The word segmenter of ``language`` (source, target, or one the mPLM is pre-trained on)."""
         if language not in self._segmenters:
-            spec = (self.cfg.mplm.get("languages") or {}).get(language)
-            if spec is None:
-                raise DistillxError(f"no language config for {language!r}: add language/{language}.yaml")
-            self._segmenters[language] = instantiate(spec.segmenter)
+            self._segmenters[language] = instantiate(self._language_cfg(language).segmenter)
         return self._segmenters[language]
+
+    def _language_cfg(self, language: str) -> DictConfig:
+        if language == self.source:
+            return self.cfg.source
+        if language == self.target:
+            return self.cfg.language
+        spec = (self.cfg.mplm.get("languages") or {}).get(language)
+        if spec is None:
+            raise DistillxError(f"no language config for {language!r}: add language/{language}.yaml")
+        return spec
 
     def splits(self, language: str) -> Splits:
         """All splits of ``language``, in words of that language's segmenter.
 
         Pre-tokenised zh/ja/th data is re-segmented (slot tags carried over) when the dataset asks for it;
         raw text is segmented, and character-level slot spans become word-level BIO tags. What could not be
-        aligned, and what the reader skipped or repaired, is counted and logged."""
+        aligned, and what the reader skipped or repaired, is counted and logged. The result is cached
+        (Arrow, under ``cache_dir/preprocess``) keyed by the data files, reader and segmenter configs and
+        code: a second run of the same config reads it instead of segmenting again."""
         if language not in self._splits:
-            splits = self.dataset.load(language)
-            counts: Counter[str] = Counter()
-            resegment = getattr(self.dataset, "resegment", False) and language in UNSPACED
-            for examples in splits.values():
-                if resegment and any(ex.words for ex in examples):
-                    counts.update(resegment_examples(examples, self.segmenter(language)))
-                counts.update(self.segment(examples, language))
+            if self.cfg.preprocess_cache:
+                dataset = OmegaConf.to_container(self.cfg.dataset, resolve=True)
+                key = splits_key(
+                    dataset={**dataset, "limit": self.cfg.split.get("limit")},  # type: ignore[dict-item]
+                    language=language,
+                    segmenter=OmegaConf.to_container(self._language_cfg(language).segmenter, resolve=True),
+                    files=[self.dataset.root],
+                )
+                splits, metrics = cached_splits(self._preprocess_dir, key, lambda: self._read(language))
+            else:
+                splits, metrics = self._read(language)
             self._splits[language] = splits
-            data_metrics = {f"data/{language}/{k}": float(v) for k, v in counts.items()}
-            data_metrics |= {f"data/{language}/{split}_examples": float(len(e)) for split, e in splits.items()}
-            for kind in ("skipped", "repaired"):  # the reader's running counts over the files read so far
-                data_metrics |= {f"data/{kind}/{key}": float(n) for key, n in getattr(self.dataset, kind, {}).items()}
-            self.log_metrics(data_metrics)
-            if counts.get("unaligned"):
+            self.log_metrics(metrics)
+            if metrics.get(f"data/{language}/unaligned"):
                 log.warning(
                     "%s: %d of %d slot spans could not be aligned to words",
                     language,
-                    counts["unaligned"],
-                    counts["spans"],
+                    metrics[f"data/{language}/unaligned"],
+                    metrics[f"data/{language}/spans"],
                 )
         return self._splits[language]
+
+    @property
+    def _preprocess_dir(self) -> Path:
+        return Path(self.cfg.cache_dir).expanduser() / "preprocess"
+
+    def _read(self, language: str) -> tuple[Splits, dict[str, float]]:
+        """Read, cut to ``split.limit``, segment; with the counts to log."""
+        splits = self.dataset.load(language)
+        if self.cfg.split.get("limit"):
+            splits = {name: examples[: self.cfg.split.limit] for name, examples in splits.items()}
+        counts: Counter[str] = Counter()
+        resegment = getattr(self.dataset, "resegment", False) and language in UNSPACED
+        for examples in splits.values():
+            if resegment and any(ex.words for ex in examples):
+                counts.update(resegment_examples(examples, self.segmenter(language)))
+            counts.update(self.segment(examples, language))
+        metrics = {f"data/{language}/{k}": float(v) for k, v in counts.items()}
+        metrics |= {f"data/{language}/{split}_examples": float(len(e)) for split, e in splits.items()}
+        for kind in ("skipped", "repaired"):  # the reader's running counts over the files read so far
+            metrics |= {f"data/{kind}/{key}": float(n) for key, n in getattr(self.dataset, kind, {}).items()}
+        return splits, metrics
 
     def segment(self, examples: list[Example], language: str) -> Counter[str]:
         """Fill in the words of examples that have none (read from raw text, translated, paraphrased), and
@@ -253,7 +284,14 @@ class RunContext:
         )
 
     def encode(self, task_model: TaskModel, examples: list[Example]) -> EncodedSet:
-        enc = encode_words(task_model.tokenizer, [ex.words for ex in examples], task_model.max_length)
+        """Sub-word ids and word positions of ``examples`` for ``task_model`` (cached like the splits)."""
+        words = [ex.words for ex in examples]
+        tokenizer, max_length = task_model.tokenizer, task_model.max_length
+        if self.cfg.preprocess_cache:
+            key = encoding_key(tokenizer=tokenizer, max_length=max_length, word_lists=words)
+            enc = cached_encoding(self._preprocess_dir, key, lambda: encode_words(tokenizer, words, max_length))
+        else:
+            enc = encode_words(tokenizer, words, max_length)
         return EncodedSet(enc["input_ids"], task_model.tokenizer.pad_token_id or 0, enc["word_index"])
 
     @cached_property
