@@ -50,6 +50,9 @@ def run(cfg: DictConfig, output_dir: Path, run_name: str, parent_run_id: str | N
         tracker.log_metrics(results.metrics())
         tracker.log_artifact(output_dir / "results.json")
         tracker.log_artifact(output_dir / "results.md")
+        for found in sorted((output_dir / "stages").glob("*/lr_range.*")):  # the LR range test's plot and choice
+            if found.suffix in (".png", ".json"):
+                tracker.log_artifact(found, artifact_path=f"lr_range/{found.parent.name}")
         if cfg.log_checkpoints:
             for best in sorted((output_dir / "stages").glob("*/best.pt")):
                 tracker.log_artifact(best, artifact_path=f"checkpoints/{best.parent.name}")

@@ -10,11 +10,13 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from distillx.errors import DistillxError
 from distillx.train.batching import (
     WORD_LEVEL,
     EncodedSet,
@@ -25,6 +27,7 @@ from distillx.train.batching import (
     sequential_batches,
 )
 from distillx.train.checkpoint import atomic_torch_save, atomic_write_json, read_json
+from distillx.train.lr_range import RULES, lr_range_test, plot_lr_range
 from distillx.train.precision import autocast, grad_scaler, resolve_device, resolve_precision
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,31 @@ log = logging.getLogger(__name__)
 LossFn = Callable[[Mapping[str, torch.Tensor], Mapping[str, torch.Tensor]], torch.Tensor]
 Evaluate = Callable[[nn.Module], Mapping[str, float]]
 LogMetrics = Callable[[Mapping[str, float], int], None]
+
+LR_RANGE_DEFAULTS: dict[str, Any] = {
+    "enabled": False,
+    "min_lr": 1e-7,
+    "max_lr": 1.0,
+    "steps": 100,
+    "rule": "min_div10",
+    "smooth": 0.98,
+    "diverge_factor": 4.0,
+}
+"""``trainer.lr_range_test``: keys a config may set (see :func:`distillx.train.lr_range.lr_range_test`)."""
+
+
+def lr_range_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The range-test settings with defaults filled in, checked when the trainer is built rather than mid-run."""
+    given = dict(options or {})
+    unknown = sorted(set(given) - set(LR_RANGE_DEFAULTS))
+    if unknown:
+        raise DistillxError(f"trainer.lr_range_test: unknown keys {unknown}; known: {sorted(LR_RANGE_DEFAULTS)}")
+    merged = {**LR_RANGE_DEFAULTS, **given}
+    if merged["rule"] not in RULES:
+        raise DistillxError(f"trainer.lr_range_test.rule={merged['rule']!r}: choose one of {', '.join(RULES)}")
+    if not 0 < float(merged["min_lr"]) < float(merged["max_lr"]) or int(merged["steps"]) < 2:
+        raise DistillxError("trainer.lr_range_test needs 0 < min_lr < max_lr and steps >= 2")
+    return merged
 
 
 @dataclass
@@ -73,6 +101,7 @@ class Trainer:
         precision: str = "auto",
         seed: int = 42,
         progress: bool = True,
+        lr_range_test: Mapping[str, Any] | None = None,
     ) -> None:
         self.optimizer_factory = optimizer
         self.epochs = epochs
@@ -86,6 +115,7 @@ class Trainer:
         self.precision = resolve_precision(precision, self.device)
         self.seed = seed
         self.progress = progress
+        self.lr_range = lr_range_options(lr_range_test)
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
@@ -122,7 +152,8 @@ class Trainer:
         """Train ``model`` on ``train`` and leave it holding the weights of the best epoch by ``select``.
 
         A finished stage (``done.json`` present) is not run again: its best weights are loaded. An
-        unfinished one continues from ``last.pt``."""
+        unfinished one continues from ``last.pt``. With ``lr_range_test.enabled`` a fresh stage replaces ``lr``
+        by the range test's suggestion (see :meth:`_initial_lr`)."""
         stage_dir = Path(stage_dir)
         best_path, last_path, done_path = (
             stage_dir / "best.pt",
@@ -137,6 +168,7 @@ class Trainer:
         if train.targets is None:
             raise ValueError(f"stage {name}: training data has no targets")
 
+        lr = self._initial_lr(model, train, loss_fn, lr, stage_dir, log_metrics, name, resuming=last_path.exists())
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = self.optimizer_factory(params, lr=lr)
         steps_per_epoch = math.ceil(len(train) / self.batch_size)
@@ -217,6 +249,77 @@ class Trainer:
         last_path.unlink(missing_ok=True)  # the best weights are kept; the resume state is no longer needed
         model.load_state_dict(torch.load(best_path, map_location=self.device, weights_only=True))
         return result
+
+    def _initial_lr(
+        self,
+        model: nn.Module,
+        train: EncodedSet,
+        loss_fn: LossFn,
+        lr: float,
+        stage_dir: Path,
+        log_metrics: LogMetrics,
+        name: str,
+        resuming: bool,
+    ) -> float:
+        """The stage's initial LR: ``lr``, or the LR range test's suggestion when it is enabled.
+
+        The test runs once per stage, before the optimizer exists; ``lr_range.json`` (written after the plot, so
+        it marks both as complete) records the choice, and a restarted stage reads it back instead of sweeping
+        again: its optimizer and scheduler state in ``last.pt`` already hold that LR. A suggestion at the bottom
+        of the sweep means the loss never fell (too few steps, or a flat start): the stage then keeps ``lr``."""
+        if not self.lr_range["enabled"]:
+            return lr
+        record = stage_dir / "lr_range.json"
+        if record.exists():
+            chosen = float(read_json(record)["chosen_lr"])
+            log.info("stage %s: initial LR %.3g from the earlier LR range test in %s", name, chosen, record)
+            return chosen
+        if resuming:  # started without the range test: last.pt's optimizer state holds the LR it used
+            log.warning("stage %s: resuming a run started without the LR range test; keeping its LR", name)
+            return lr
+        opts = self.lr_range
+        result = lr_range_test(
+            model,
+            train,
+            loss_fn,
+            self.optimizer_factory,
+            min_lr=float(opts["min_lr"]),
+            max_lr=float(opts["max_lr"]),
+            steps=int(opts["steps"]),
+            batch_size=self.batch_size,
+            device=self.device,
+            precision=self.precision,
+            seed=self.seed,
+            smooth=float(opts["smooth"]),
+            diverge_factor=float(opts["diverge_factor"]),
+            rule=str(opts["rule"]),
+            max_grad_norm=self.max_grad_norm,
+            bucket_batches=self.bucket_batches,
+        )
+        chosen = result.suggested_lr
+        if chosen <= result.lrs[0] * (1 + 1e-6):
+            log.warning(
+                "stage %s: the LR range test found no fall in the loss (suggestion %.3g at the bottom of the sweep, "
+                "see %s); keeping the configured lr %.3g",
+                name,
+                chosen,
+                stage_dir / "lr_range.png",
+                lr,
+            )
+            chosen = lr
+        plot_lr_range(result, stage_dir / "lr_range.png")
+        atomic_write_json({**result.to_dict(), "chosen_lr": chosen}, record)
+        log_metrics({f"{name}/lr_range_suggested": result.suggested_lr}, 0)
+        log.info(
+            "stage %s: LR range test over %d steps suggests %.3g (%s); initial LR %.3g (config lr was %.3g)",
+            name,
+            len(result.lrs),
+            result.suggested_lr,
+            result.rule,
+            chosen,
+            lr,
+        )
+        return chosen
 
     def _patience_spent(self, state: dict) -> bool:
         return self.patience is not None and state["bad_epochs"] >= self.patience
