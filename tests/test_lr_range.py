@@ -213,3 +213,12 @@ def test_config_enables_it_through_hydra(tmp_path: Path):
     assert trainer.lr_range["min_lr"] == pytest.approx(1e-7) and trainer.lr_range["steps"] == 100
     assert hydra.utils.instantiate(compose_config([], tmp_path).trainer).lr_range["enabled"] is False  # demo
     assert compose_config(["trainer=paper"], tmp_path).trainer.lr_range_test.enabled is True
+
+
+def test_stages_option_limits_the_test_to_the_named_stages(tmp_path: Path):
+    """The mPLM's stages keep mplm.lr: a range test on a pre-trained model's fresh head overshoots."""
+    options = {"enabled": True, "steps": 12, "stages": ["source_model"]}
+    make_trainer(epochs=1, lr_range_test=options).fit(
+        make_model(), toy_data(), GoldLoss(), lambda m: {"s": 0.0}, "s", 1e-3, tmp_path, lambda *_: None, "kd1_mplm"
+    )
+    assert not (tmp_path / "lr_range.json").exists()

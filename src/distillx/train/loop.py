@@ -44,6 +44,7 @@ LR_RANGE_DEFAULTS: dict[str, Any] = {
     "rule": "min_div10",
     "smooth": 0.98,
     "diverge_factor": 4.0,
+    "stages": None,
 }
 """``trainer.lr_range_test``: keys a config may set (see :func:`distillx.train.lr_range.lr_range_test`)."""
 
@@ -267,7 +268,8 @@ class Trainer:
         it marks both as complete) records the choice, and a restarted stage reads it back instead of sweeping
         again: its optimizer and scheduler state in ``last.pt`` already hold that LR. A suggestion at the bottom
         of the sweep means the loss never fell (too few steps, or a flat start): the stage then keeps ``lr``."""
-        if not self.lr_range["enabled"]:
+        stages = self.lr_range["stages"]
+        if not self.lr_range["enabled"] or (stages is not None and name not in stages):
             return lr
         record = stage_dir / "lr_range.json"
         if record.exists():
