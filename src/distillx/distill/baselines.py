@@ -25,12 +25,13 @@ class ZeroShot:
     """The step-1 mPLM evaluated directly on the target language (no student): what the mPLM's cross-lingual
     transfer gives before KD step 2 (Tables 4/5)."""
 
-    def __init__(self, temperature: float = 1.0) -> None:
+    def __init__(self, temperature: float = 1.0, balanced: bool = False) -> None:
         self.temperature = temperature
+        self.balanced = balanced
 
     def run(self, ctx: RunContext) -> Results:
         teacher = steps.source_model(ctx)
-        mplm = steps.kd_to_mplm(ctx, teacher, self.temperature)
+        mplm = steps.kd_to_mplm(ctx, teacher, self.temperature, balanced=self.balanced)
         results = steps.new_results(ctx)
         steps.report(ctx, results, teacher, ctx.source)
         steps.report(ctx, results, mplm, ctx.source, ctx.target)
