@@ -118,9 +118,9 @@ def test_word_level_tasks_run_end_to_end(tmp_path: Path, shared_cache, task: str
     assert "**slot F1**" in (tmp_path / "run" / "results.md").read_text()
 
 
-def test_second_run_of_a_config_neither_segments_nor_tokenizes(tmp_path: Path, monkeypatch):
+def test_second_run_of_a_config_neither_segments_nor_tokenizes(tmp_path: Path, monkeypatch, shared_cache):
     """Segmented and tokenized data come from the Arrow cache the first run wrote (issue 3, caching)."""
-    cache = tmp_path / "cache"
+    cache = shared_cache
     cfg = compose_config([*TINY, "language=ja", "trainer.epochs=1"], tmp_path, cache)
     first = run(cfg, tmp_path / "first", "first")
 
