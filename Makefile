@@ -30,8 +30,12 @@ test-slow:  ## end-to-end tests that take minutes
 	$(BIN)/python -m pytest -m slow -q
 
 lint:  ## ruff
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks experiments
+	$(BIN)/ruff format --check src tests benchmarks experiments
+
+bench:  ## benchmarks, figures into benchmarks/RESULTS.md (kd_throughput needs: pip install -e ".[bench]")
+	$(BIN)/python benchmarks/preprocess.py
+	$(BIN)/python benchmarks/kd_throughput.py
 
 ui:  ## MLflow UI on 127.0.0.1:5000 over the runs in outputs/
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(MLFLOW_DB) --host 127.0.0.1 --port 5000
