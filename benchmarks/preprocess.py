@@ -52,6 +52,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from results_md import replace_section
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 SECTION = "## Preprocessing (segmentation + tokenization)"
@@ -338,33 +340,6 @@ def section(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def update_results_md(path: Path, text: str) -> None:
-    """Replace this benchmark's section only. The file is re-read immediately before an atomic replace, and the
-    replace is retried if the file changed in between (another benchmark writes its own section)."""
-    text = text.rstrip("\n") + "\n"
-    for _ in range(20):
-        stamp = path.stat().st_mtime_ns if path.exists() else None
-        old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-        start = old.find(SECTION + "\n")
-        if start < 0:
-            new = old.rstrip("\n") + "\n\n" + text
-        else:  # up to the next level-2 heading; everything else is kept
-            nxt = old.find("\n## ", start + len(SECTION))
-            new = old[:start] + text + ("\n" + old[nxt + 1 :] if nxt >= 0 else "")
-        fd, tmp = tempfile.mkstemp(prefix=".RESULTS.md.", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(new)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it 0600
-        if (path.stat().st_mtime_ns if path.exists() else None) == stamp:
-            os.replace(tmp, path)
-            return
-        os.unlink(tmp)
-        time.sleep(0.5)
-    raise SystemExit(f"{path} kept changing; not updated")
-
-
 def write_json(obj: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -494,7 +469,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.no_write:
         return
     write_json(report, Path(args.json_out))
-    update_results_md(Path(args.results_md), section(report))
+    replace_section(Path(args.results_md), SECTION, section(report))
     print(f"wrote {args.json_out} and the section {SECTION!r} of {args.results_md}")
 
 

@@ -1,0 +1,35 @@
+"""Shared by the benchmark scripts: each owns one ``## `` section of benchmarks/RESULTS.md and replaces only it."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+
+def replace_section(path: Path, heading: str, text: str) -> None:
+    """Put ``text`` (starting with ``heading``) in place of that section, or append it. The file is re-read just
+    before an atomic replace, which is retried if another benchmark changed the file in between."""
+    text = text.rstrip("\n") + "\n"
+    for _ in range(20):
+        stamp = path.stat().st_mtime_ns if path.exists() else None
+        old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+        start = old.find(heading + "\n")
+        if start < 0:
+            new = old.rstrip("\n") + "\n\n" + text
+        else:  # up to the next level-2 heading; everything else is kept
+            nxt = old.find("\n## ", start + len(heading))
+            new = old[:start] + text + ("\n" + old[nxt + 1 :] if nxt >= 0 else "")
+        fd, tmp = tempfile.mkstemp(prefix=".RESULTS.md.", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(new)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it 0600
+        if (path.stat().st_mtime_ns if path.exists() else None) == stamp:
+            os.replace(tmp, path)
+            return
+        os.unlink(tmp)
+        time.sleep(0.5)
+    raise SystemExit(f"{path} kept changing; not updated")
