@@ -43,8 +43,8 @@ Usage (from the repository root; the hub is never contacted):
 
 A full run prints a table, replaces the section "## KD step-1 throughput" of ``benchmarks/RESULTS.md``
 (other sections are kept) and writes ``benchmarks/results/kd_throughput.json`` (atomically). The CPU may be
-shared: ``--wait-quiet SECONDS`` waits before each run (at most that long in all) until the kernel's CPU pressure
-(PSI ``avg10``; the 1-minute load average where there is none) is low, ``--repeats`` runs each variant again and
+shared: ``--wait-quiet SECONDS`` waits before each run (at most that long in all) until other processes keep
+less than ``--quiet-busy`` of the CPUs busy, ``--repeats`` runs each variant again and
 keeps the fastest, and the load averages and per-run CPU pressure are recorded with the results.
 """
 
@@ -466,29 +466,43 @@ def ensure_mplm(path: Path, script: Path) -> None:
     subprocess.run(["bash", str(script), str(path)], check=True, env=os.environ | {"PYTHON": sys.executable})
 
 
-def cpu_pressure_avg10() -> float | None:
-    """Share (0-1) of the last 10 s in which some runnable task waited for a CPU; None without Linux PSI."""
+def cpu_busy_share(seconds: float) -> float | None:
+    """Share (0-1) of all CPUs busy over the next ``seconds`` (from /proc/stat); None where there is no such file.
+    Called while no benchmark process runs, this is what the neighbours use."""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as fh:
+            values = [int(v) for v in fh.readline().split()[1:]]
+        return sum(values[:8]), values[3] + values[4]  # all time (without guest), idle + iowait
+
     try:
-        with open("/proc/pressure/cpu") as fh:
-            return float(fh.readline().split("avg10=")[1].split()[0]) / 100
-    except (OSError, IndexError, ValueError):
+        total0, idle0 = sample()
+        time.sleep(seconds)
+        total1, idle1 = sample()
+    except (OSError, ValueError):
         return None
+    return 1 - (idle1 - idle0) / max(1, total1 - total0)
 
 
-def wait_for_quiet(budget: float, pressure: float, load: float, poll: float = 10.0) -> float:
-    """Wait until the CPU is quiet (PSI avg10 below ``pressure``, or without PSI the 1-minute load average below
-    ``load``), at most ``budget`` seconds; returns the seconds waited."""
+def wait_for_quiet(budget: float, busy: float, poll: float = 10.0) -> float:
+    """Wait until other processes keep less than ``busy`` of the CPUs busy (or, without /proc/stat, the
+    1-minute load average is below ``busy`` x CPUs), at most ``budget`` seconds; returns the seconds waited.
+    (The kernel's CPU pressure would not do here: a neighbour using fewer cores than there are shows none
+    until the benchmark starts.)"""
     start = time.monotonic()
+    shown = -60.0
     while True:
-        psi = cpu_pressure_avg10()
-        quiet = psi < pressure if psi is not None else os.getloadavg()[0] < load
+        share = cpu_busy_share(min(poll, max(1.0, budget)))
+        if share is None:
+            share = os.getloadavg()[0] / (os.cpu_count() or 1)
         waited = time.monotonic() - start
-        if quiet or waited + poll > budget:
+        if share < busy or waited + poll > budget:
             return waited
-        if waited == 0 or int(waited) % 60 < poll:
-            what = f"CPU pressure {psi:.0%}" if psi is not None else f"load {os.getloadavg()[0]:.2f}"
-            print(f"    waiting for a quiet CPU ({what}, {budget - waited:.0f} s of waiting left)", flush=True)
-        time.sleep(poll)
+        if waited - shown >= 60:
+            shown = waited
+            print(
+                f"    waiting for a quiet CPU ({share:.0%} busy, {budget - waited:.0f} s of waiting left)", flush=True
+            )
 
 
 def spawn(args: argparse.Namespace, name: str) -> dict:
@@ -683,8 +697,9 @@ def main(argv: list[str] | None = None) -> None:
         default=0,
         help="before each run wait for a quiet CPU, at most this many seconds in all (default 0: no waiting)",
     )
-    parser.add_argument("--quiet-pressure", type=float, default=0.1, help="quiet: PSI cpu avg10 below (default 0.1)")
-    parser.add_argument("--quiet-load", type=float, default=1.0, help="quiet without PSI: 1-min load below (1.0)")
+    parser.add_argument(
+        "--quiet-busy", type=float, default=0.15, help="quiet: others keep less than this share of the CPUs busy"
+    )
     parser.add_argument("--smoke", action="store_true", help="2 steps after 1 warm-up per variant; writes nothing")
     parser.add_argument("--no-write", action="store_true", help="print the table only")
     parser.add_argument("--results-md", default=str(REPO / "benchmarks/RESULTS.md"))
@@ -721,7 +736,7 @@ def main(argv: list[str] | None = None) -> None:
         for name in names:
             print(f"[{rep + 1}/{args.repeats}] {name}: {VARIANTS[name][1]}", flush=True)
             if budget > 0:
-                budget -= wait_for_quiet(budget, args.quiet_pressure, args.quiet_load)
+                budget -= wait_for_quiet(budget, args.quiet_busy)
             r = spawn(args, name)
             runs[name].append(r)
             print(
