@@ -194,7 +194,7 @@ def test_resume_after_a_kill_reads_the_lr_back_and_does_not_rerun(tmp_path: Path
     assert [e for _, e in logged] == [3, 4]  # only per-epoch metrics: the suggestion was logged by the first run
     assert [h["lr"] for h in result.history] == pytest.approx([h["lr"] for h in ref.history])
     assert (tmp_path / "run" / "lr_range.json").read_text() == record
-    ref_state = torch.load(tmp_path / "ref" / "best.pt", weights_only=True)
+    ref_state = torch.load(tmp_path / "ref" / "best.pt", weights_only=True)["weights"]
     for key, value in resumed.state_dict().items():
         assert torch.equal(value, ref_state[key]), key
 

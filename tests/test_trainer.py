@@ -7,9 +7,11 @@ import torch
 from torch import nn
 
 from distillx.distill.losses import GoldLoss
+from distillx.errors import DistillxError
 from distillx.models.heads import TaskHeads
 from distillx.models.transformer import TransformerEncoder
 from distillx.train.batching import EncodedSet, bucketed_batches
+from distillx.train.checkpoint import load_weights
 from distillx.train.loop import Trainer
 
 
@@ -63,6 +65,7 @@ def test_fit_learns_and_keeps_best(tmp_path: Path):
     assert result.best_score == max(scores) and result.best_score > 0.9
     assert accuracy_on(trainer, model, data) == pytest.approx(result.best_score)  # best weights loaded
     assert (tmp_path / "done.json").exists() and not (tmp_path / "last.pt").exists()
+    assert result.seconds == pytest.approx(sum(h["epoch_seconds"] for h in result.history)) and result.seconds > 0
 
 
 def test_early_stopping(tmp_path: Path):
@@ -114,7 +117,7 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path: Path):
     assert logged == [3, 4]  # only the epochs not finished before the kill were run again
     assert result.epochs_run == 4
     # best is epoch 1 in both (a constant score keeps the first); compare final training state instead
-    ref_state = torch.load(tmp_path / "ref" / "best.pt", weights_only=True)
+    ref_state = torch.load(tmp_path / "ref" / "best.pt", weights_only=True)["weights"]
     for key, value in resumed.state_dict().items():
         assert torch.equal(value, ref_state[key]), key
 
@@ -129,6 +132,87 @@ def test_finished_stage_is_not_rerun(tmp_path: Path):
     assert logged == []
     for key, value in again.state_dict().items():
         assert torch.equal(value, first.state_dict()[key])
+
+
+def frozen_embedding_model() -> nn.Module:
+    model = make_model()
+    model.encoder.embed.tokens.weight.requires_grad_(False)  # as an mPLM's word embedding in KD step 1
+    return model
+
+
+def test_checkpoints_leave_frozen_parameters_out_and_restore_them(tmp_path: Path):
+    data, trained = toy_data(), frozen_embedding_model()
+    scores = iter([0.1, 0.9, 0.2])  # epoch 2 is best, so the end of fit reloads best.pt
+    make_trainer(epochs=3).fit(
+        trained, data, GoldLoss(), lambda m: {"s": next(scores)}, "s", 3e-3, tmp_path, print, "t"
+    )
+    saved = torch.load(tmp_path / "best.pt", weights_only=True)
+    assert "encoder.embed.tokens.weight" not in saved["weights"]
+    assert set(saved["frozen"]) == {"encoder.embed.tokens.weight"}
+    assert "encoder.embed.positions.weight" in saved["weights"]
+
+    fresh = frozen_embedding_model()  # a new process: frozen rows come from the base model, the rest from the file
+    assert not torch.equal(
+        fresh.state_dict()["encoder.embed.positions.weight"], trained.state_dict()["encoder.embed.positions.weight"]
+    )
+    load_weights(fresh, tmp_path / "best.pt")
+    for key, value in trained.state_dict().items():
+        assert torch.equal(value, fresh.state_dict()[key]), key
+
+
+def test_checkpoint_refuses_a_base_model_whose_frozen_weights_changed(tmp_path: Path):
+    make_trainer(epochs=1).fit(
+        frozen_embedding_model(), toy_data(), GoldLoss(), lambda m: {"s": 1.0}, "s", 1e-3, tmp_path, print, "t"
+    )
+    other = frozen_embedding_model()
+    with torch.no_grad():
+        other.encoder.embed.tokens.weight[3] += 0.5  # another base model
+    with pytest.raises(DistillxError, match=r"best\.pt: frozen parameter 'encoder\.embed\.tokens\.weight'"):
+        load_weights(other, tmp_path / "best.pt")
+    torch.manual_seed(0)  # the same base weights, another label set
+    three_intents = TaskHeads(TransformerEncoder(10, 16, 16, 1, 2, 32, 0.1, 16), num_intents=3)
+    with pytest.raises(DistillxError, match=r"does not fit the model \(size mismatch for intent"):
+        load_weights(three_intents, tmp_path / "best.pt")
+
+
+def test_plain_state_dict_checkpoints_still_load(tmp_path: Path):
+    source = make_model()
+    torch.save(source.state_dict(), tmp_path / "old.pt")  # written before frozen parameters were left out
+    target = frozen_embedding_model()
+    with torch.no_grad():
+        for p in target.parameters():
+            p.zero_()
+    load_weights(target, tmp_path / "old.pt")
+    for key, value in source.state_dict().items():
+        assert torch.equal(value, target.state_dict()[key]), key
+
+
+def test_resume_with_frozen_parameters_matches_an_uninterrupted_run(tmp_path: Path):
+    data = toy_data()
+
+    def improving():  # every epoch is the best so far, so each run ends holding its last epoch's weights
+        epochs = iter(range(1, 100))
+        return lambda m: {"s": float(next(epochs))}
+
+    reference = frozen_embedding_model()
+    make_trainer().fit(reference, data, GoldLoss(), improving(), "s", 1e-3, tmp_path / "ref", print, "r")
+    run_scores = improving()
+
+    def dies_in_epoch_3(m):
+        score = run_scores(m)
+        if score["s"] == 3:
+            raise KeyboardInterrupt
+        return score
+
+    with pytest.raises(KeyboardInterrupt):
+        make_trainer().fit(
+            frozen_embedding_model(), data, GoldLoss(), dies_in_epoch_3, "s", 1e-3, tmp_path / "run", print, "r"
+        )
+    resumed = frozen_embedding_model()
+    result = make_trainer().fit(resumed, data, GoldLoss(), run_scores, "s", 1e-3, tmp_path / "run", print, "r")
+    assert result.epochs_run == 4
+    for key, value in reference.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key
 
 
 def test_bucketed_batches_cover_every_index_once_and_reduce_padding():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,15 @@ from distillx.train.batching import (
     collate_targets,
     sequential_batches,
 )
-from distillx.train.checkpoint import atomic_torch_save, atomic_write_json, read_json
+from distillx.train.checkpoint import (
+    atomic_torch_save,
+    atomic_write_json,
+    frozen_fingerprint,
+    load_weights,
+    read_json,
+    restore_weights,
+    weights_state,
+)
 from distillx.train.lr_range import RULES, lr_range_test, plot_lr_range
 from distillx.train.precision import autocast, grad_scaler, resolve_device, resolve_precision
 
@@ -71,6 +80,7 @@ class StageResult:
     best_score: float
     epochs_run: int
     history: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0  # wall time of the epochs (training + evaluation) summed over resumes; 0: not recorded
 
 
 def linear_schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup_ratio: float):
@@ -163,7 +173,7 @@ class Trainer:
         )
         model.to(self.device)
         if done_path.exists():
-            model.load_state_dict(torch.load(best_path, map_location=self.device, weights_only=True))
+            load_weights(model, best_path, self.device)
             log.info("stage %s already finished in %s: loaded its best checkpoint", name, stage_dir)
             return StageResult(**read_json(done_path))
         if train.targets is None:
@@ -175,21 +185,23 @@ class Trainer:
         steps_per_epoch = math.ceil(len(train) / self.batch_size)
         scheduler = linear_schedule(optimizer, steps_per_epoch * self.epochs, self.warmup_ratio)
         scaler = grad_scaler(self.device, self.precision)
-        state = {"epoch": 0, "best_score": -math.inf, "best_epoch": 0, "bad_epochs": 0, "history": []}
+        fingerprint = frozen_fingerprint(model)
+        state = {"epoch": 0, "best_score": -math.inf, "best_epoch": 0, "bad_epochs": 0, "history": [], "seconds": 0.0}
         if last_path.exists():
             ckpt = torch.load(last_path, map_location=self.device, weights_only=False)
-            model.load_state_dict(ckpt["model"])
+            restore_weights(model, ckpt["model"], last_path)
             optimizer.load_state_dict(ckpt["optimizer"])
             scheduler.load_state_dict(ckpt["scheduler"])
             scaler.load_state_dict(ckpt["scaler"])
             torch.set_rng_state(ckpt["rng"])
-            state = ckpt["state"]
+            state = {"seconds": 0.0, **ckpt["state"]}  # checkpoints from before timing was recorded
             log.info("stage %s: resuming after epoch %d from %s", name, state["epoch"], last_path)
 
         lengths = [len(r) for r in train.input_ids]
         targets = train.targets
         while state["epoch"] < self.epochs and not self._patience_spent(state):
             epoch = state["epoch"] + 1
+            started = time.monotonic()
             generator = torch.Generator().manual_seed(self.seed * 1000 + epoch)
             batches = bucketed_batches(lengths, self.batch_size, generator, self.bucket_batches)
             model.train()
@@ -216,6 +228,8 @@ class Trainer:
                 "lr": scheduler.get_last_lr()[0],
                 **evaluate(model),
             }
+            metrics["epoch_seconds"] = time.monotonic() - started
+            state["seconds"] += metrics["epoch_seconds"]
             if select not in metrics:
                 raise KeyError(f"stage {name}: selection metric {select!r} not in {sorted(metrics)}")
             score = metrics[select]
@@ -223,12 +237,12 @@ class Trainer:
             state["history"].append({"epoch": epoch, **metrics})
             if score > state["best_score"]:
                 state.update(best_score=score, best_epoch=epoch, bad_epochs=0)
-                atomic_torch_save(model.state_dict(), best_path)
+                atomic_torch_save(weights_state(model, fingerprint), best_path)
             else:
                 state["bad_epochs"] += 1
             atomic_torch_save(
                 {
-                    "model": model.state_dict(),
+                    "model": weights_state(model, fingerprint),
                     "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(),
                     "scaler": scaler.state_dict(),
@@ -245,10 +259,12 @@ class Trainer:
             best_score=state["best_score"],
             epochs_run=state["epoch"],
             history=state["history"],
+            seconds=state["seconds"],
         )
         atomic_write_json(result.__dict__, done_path)
         last_path.unlink(missing_ok=True)  # the best weights are kept; the resume state is no longer needed
-        model.load_state_dict(torch.load(best_path, map_location=self.device, weights_only=True))
+        if state["best_epoch"] != state["epoch"]:  # else the model already holds them
+            load_weights(model, best_path, self.device)
         return result
 
     def _initial_lr(

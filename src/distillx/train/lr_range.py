@@ -118,7 +118,8 @@ def lr_range_test(
         raise ValueError(f"unknown LR range rule {rule!r}; choose one of {', '.join(RULES)}")
     schedule = exponential_lrs(min_lr, max_lr, steps)
     model.to(device)
-    snapshot = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}  # the sweep cannot change these
+    snapshot = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items() if k not in frozen}
     was_training = model.training
     params = [p for p in model.parameters() if p.requires_grad]
     lengths = [len(r) for r in data.input_ids]
@@ -160,7 +161,7 @@ def lr_range_test(
                 if current > diverge_factor * best:
                     break
     finally:
-        model.load_state_dict(snapshot)
+        model.load_state_dict(snapshot, strict=False)
         model.zero_grad(set_to_none=True)
         model.train(was_training)
     return LRRangeResult(lrs, losses, smoothed, suggest_lr(lrs, smoothed, rule), rule)
