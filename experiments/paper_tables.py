@@ -41,6 +41,15 @@ def cell_dir(dataset: str, arch: str, recipe: str, language: str) -> Path:
     return OUT / dataset / arch / recipe / language
 
 
+def wait_while_paused(pause_file: Path) -> None:
+    """Hold before the next cell while ``pause_file`` exists: on a shared 2-core machine another CPU-heavy job
+    (a test suite, a benchmark) would otherwise inflate the wall times recorded for the cells."""
+    if pause_file.exists():
+        print(f"[{time.strftime('%H:%M:%S')}] paused while {pause_file} exists", flush=True)
+        while pause_file.exists():
+            time.sleep(5)
+
+
 def run(args: argparse.Namespace) -> None:
     for arch in args.archs.split(","):
         for recipe in args.recipes.split(","):
@@ -56,6 +65,7 @@ def run(args: argparse.Namespace) -> None:
                     f"+same_arch={arch}", f"+recipe={recipe}", f"language={language}", f"hydra.run.dir={out}",
                     *args.extra,
                 ]  # fmt: skip
+                wait_while_paused(args.pause_file)
                 print(f"[{time.strftime('%H:%M:%S')}] {arch} {recipe} {language}", flush=True)
                 started = time.time()
                 proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
@@ -112,6 +122,7 @@ def main() -> None:
     r.add_argument("--patience", default="null")
     r.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     r.add_argument("--mplm", default=str(Path.home() / ".cache" / "distillx" / "mplm" / "e5-small"))
+    r.add_argument("--pause-file", type=Path, default=OUT / "PAUSE", help="hold between cells while it exists")
     r.add_argument("extra", nargs="*", help="more distillx overrides")
     c = sub.add_parser("collect")
     c.add_argument("--dataset", choices=sorted(LANGUAGES), required=True)
