@@ -21,6 +21,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from results_md import replace_section  # noqa: E402
+
 OUT = ROOT / "outputs" / "paper_tables"
 LANGUAGES = {"mtop": "de,es,fr,hi,th", "multiatis": "de,es,fr,hi,ja,pt,tr,zh"}
 PAPER_TABLE1 = {  # freetransfer-x.md Table 1: accuracy averaged over target languages (MTOP, MultiATIS++)
@@ -77,37 +80,129 @@ def run(args: argparse.Namespace) -> None:
                 (out / "wall_s.txt").write_text(f"{time.time() - started:.0f}\n")
 
 
+NAMES = {"mtop": "MTOP", "multiatis": "MultiATIS++"}
+STAGES = ("source_model", "kd1_mplm", "gold_mplm", "kd2_student", "translate_train_pseudo")
+
+
+def cell_results(dataset: str) -> dict[tuple[str, str, str], dict]:
+    """(arch, recipe, language) -> results.json of every finished cell, with its wall time and stage times."""
+    cells = {}
+    for path in sorted((OUT / dataset).glob("*/*/*/results.json")):
+        arch, recipe, language = path.parent.relative_to(OUT / dataset).parts
+        res = json.loads(path.read_text())
+        wall = path.parent / "wall_s.txt"
+        res["wall_s"] = float(wall.read_text()) if wall.exists() else None
+        res["stage_s"] = {}
+        for stage in STAGES:
+            done = path.parent / "stages" / stage / "done.json"
+            if done.exists():
+                info = json.loads(done.read_text())
+                res["stage_s"][stage] = (str(done.resolve().parent), info.get("seconds", 0.0), info["epochs_run"])
+        cells[arch, recipe, language] = res
+    return cells
+
+
+def target_accuracy(res: dict, recipe: str, language: str) -> float:
+    return 100 * res["scores"][TARGET_ROLE.get(recipe, "student")][language]["accuracy"]
+
+
 def collect(args: argparse.Namespace) -> str:
-    rows = []
-    for recipe in PAPER_TABLE1:
-        cells, notes = [], set()
-        for i, arch in enumerate(ARCHS):
-            scores = []
-            for language in LANGUAGES[args.dataset].split(","):
-                src_recipe = "kd" if recipe == "source" else recipe
-                out = cell_dir(args.dataset, arch, src_recipe, language)
-                if not (out / "results.json").exists():
-                    continue
-                res = json.loads((out / "results.json").read_text())
-                notes.update(res.get("notes", []))
-                if recipe == "source":
-                    scores.append(res["scores"]["teacher"]["en"]["accuracy"])
-                    break
-                role = TARGET_ROLE.get(recipe, "student")
-                scores.append(res["scores"][role][language]["accuracy"])
-            paper = PAPER_TABLE1[recipe][args.dataset][i]
-            if scores:
-                n = "" if recipe == "source" else f" ({len(scores)} lang)"
-                cells.append(f"{100 * statistics.mean(scores):.1f}{n} / {paper}")
-            else:
-                cells.append(f"— / {paper}")
-        label = "off-the-shelf en source" if recipe == "source" else recipe
-        rows.append(f"| {label} | " + " | ".join(cells) + " |")
-    table = (
-        "| row | " + " | ".join(f"{a}: distillx / paper" for a in ARCHS) + " |\n|---|---|---|---|\n" + "\n".join(rows)
+    """The Markdown section for one dataset: Table 1 in the paper's format (distillx / paper), per-language
+    accuracies, and the wall time of every stage."""
+    dataset, cells = args.dataset, cell_results(args.dataset)
+    languages = LANGUAGES[dataset].split(",")
+    mt_languages = sorted(
+        {lang for (_, recipe, lang) in cells if recipe in ("translate_test", "translate_train_pseudo")}
     )
-    print(table)
-    return table
+    lines = [f"## FreeTransfer-X Table 1, reduced: {NAMES[dataset]}", ""]
+    lines.append(
+        f"Intent accuracy (%) on the {NAMES[dataset]} test sets, averaged over the target languages a row has "
+        f"(count in brackets; the paper averages {', '.join(languages)}). distillx / paper (Table 1). Run with "
+        f"`experiments/paper_tables.py` (commands below): mPLM = offline multilingual-e5-small (the paper: "
+        f"XLM-R base), `trainer=paper size=paper` (Table-2 models, 10k BPE, LR range test for the from-scratch "
+        f"stages, best dev checkpoint by label-free teacher agreement) but **{args.epochs} epochs instead of 50**. "
+        "MT rows use the dataset's own human translations (oracle `translator=parallel`, an upper bound for "
+        "M2M-100, which is not available offline here), so they exist only for languages whose utterances are "
+        "parallel with English; Translate-test with the human translation scores the source model on the English "
+        "originals of the test utterances, so that row is the source model's accuracy, not an MT result."
+    )
+    lines += ["", "| row | " + " | ".join(f"{a}: distillx / paper" for a in ARCHS) + " |", "|---|---|---|---|"]
+    rows = [("source", "off-the-shelf en source", None), *((r, r, None) for r in list(PAPER_TABLE1)[1:])]
+    if mt_languages:
+        rows.insert(5, ("kd", f"kd on the MT rows' languages ({', '.join(mt_languages)})", mt_languages))
+    for recipe, label, only in rows:
+        row = []
+        for i, arch in enumerate(ARCHS):
+            paper = PAPER_TABLE1[recipe][dataset][i]
+            if recipe == "source":
+                found = [r for (a, rc, _), r in cells.items() if a == arch and "teacher" in r["scores"]]
+                score = [100 * found[0]["scores"]["teacher"]["en"]["accuracy"]] if found else []
+                n = ""
+            else:
+                score = [
+                    target_accuracy(r, recipe, lang)
+                    for (a, rc, lang), r in cells.items()
+                    if a == arch and rc == recipe and (only is None or lang in only)
+                ]
+                n = f" ({len(score)})"
+            row.append(f"{statistics.mean(score):.1f}{n} / {paper}" if score else f"— / {paper}")
+        lines.append(f"| {label} | " + " | ".join(row) + " |")
+    lines += ["", "Per language (distillx):", ""]
+    lines += ["| arch | row | " + " | ".join(languages) + " |", "|---|---|" + "---:|" * len(languages)]
+    for arch in ARCHS:
+        for recipe in list(PAPER_TABLE1)[1:]:
+            accs = [cells.get((arch, recipe, lang)) for lang in languages]
+            if any(accs):
+                values = [
+                    f"{target_accuracy(r, recipe, lang):.1f}" if r else "—"
+                    for r, lang in zip(accs, languages, strict=True)
+                ]
+                lines.append(f"| {arch} | {recipe} | " + " | ".join(values) + " |")
+    lines += ["", "Wall time (2-core CPU, seconds; a shared stage is trained once and counted once):", ""]
+    lines += ["| arch | row | " + " | ".join(STAGES) + " | whole cells |", "|---|---|" + "---:|" * (len(STAGES) + 1)]
+    for arch in ARCHS:
+        for recipe in PAPER_TABLE1:
+            mine = [r for (a, rc, _), r in cells.items() if a == arch and rc == recipe]
+            if not mine:
+                continue
+            per_stage = []
+            for stage in STAGES:
+                runs = {r["stage_s"][stage][0]: r["stage_s"][stage][1:] for r in mine if stage in r["stage_s"]}
+                if not runs:
+                    per_stage.append("")
+                    continue
+                secs = [s for s, _ in runs.values()]
+                epochs_run = sorted({e for _, e in runs.values()})
+                text = f"{sum(secs):.0f}" if len(runs) == 1 else f"{statistics.mean(secs):.0f} x {len(runs)}"
+                per_stage.append(f"{text} ({'/'.join(map(str, epochs_run))} ep)")
+            walls = [r["wall_s"] for r in mine if r["wall_s"] is not None]
+            lines.append(
+                f"| {arch} | {recipe} | " + " | ".join(per_stage) + f" | {sum(walls):.0f} ({len(walls)} cells) |"
+            )
+    notes = sorted({n for r in cells.values() for n in r.get("notes", [])})
+    lines += [
+        "",
+        "Stage times are the epochs' training + evaluation (`done.json` `seconds`); a cell's wall time also "
+        "covers loading, preprocessing (cached after the first run), teacher predictions and test scoring. "
+        "`N x k` = mean over k per-language stages.",
+        "",
+        f"Notes written by the runs: {'; '.join(notes) or 'none'}.",
+        "",
+        "Reproduce (resumable; finished cells are skipped):",
+        "",
+        "```",
+        *(
+            args.commands
+            or [f"python experiments/paper_tables.py run --dataset {dataset} --recipes ... --epochs {args.epochs}"]
+        ),
+        f"python experiments/paper_tables.py collect --dataset {dataset} --epochs {args.epochs} --write",
+        "```",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.write:
+        replace_section(ROOT / "benchmarks" / "RESULTS.md", lines[0], text)
+    return text
 
 
 def main() -> None:
@@ -126,6 +221,9 @@ def main() -> None:
     r.add_argument("extra", nargs="*", help="more distillx overrides")
     c = sub.add_parser("collect")
     c.add_argument("--dataset", choices=sorted(LANGUAGES), required=True)
+    c.add_argument("--epochs", type=int, required=True, help="the epochs the cells were run with (for the text)")
+    c.add_argument("--command", dest="commands", action="append", help="a run command to show (repeatable)")
+    c.add_argument("--write", action="store_true", help="replace this dataset's section of benchmarks/RESULTS.md")
     args = parser.parse_args()
     run(args) if args.command == "run" else collect(args)
 
