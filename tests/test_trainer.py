@@ -234,3 +234,14 @@ def test_cpu_precisions_train(tmp_path: Path, precision: str):
         make_model(), toy_data(), GoldLoss(), lambda m: {"s": 0.0}, "s", 1e-3, tmp_path, lambda *_: None, "p"
     )
     assert result.history[0]["train_loss"] > 0
+
+
+def test_threads_option_sets_torch_threads_and_rejects_nonsense():
+    before = torch.get_num_threads()
+    try:
+        make_trainer(threads=1)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(DistillxError, match="trainer.threads=0"):
+        make_trainer(threads=0)

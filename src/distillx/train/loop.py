@@ -113,6 +113,7 @@ class Trainer:
         seed: int = 42,
         progress: bool = True,
         lr_range_test: Mapping[str, Any] | None = None,
+        threads: int | None = None,
     ) -> None:
         self.optimizer_factory = optimizer
         self.epochs = epochs
@@ -127,6 +128,10 @@ class Trainer:
         self.seed = seed
         self.progress = progress
         self.lr_range = lr_range_options(lr_range_test)
+        if threads is not None:  # process-wide: torch has one intra-op pool
+            if threads < 1:
+                raise DistillxError(f"trainer.threads={threads}: give a positive number of CPU threads, or null")
+            torch.set_num_threads(threads)
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
