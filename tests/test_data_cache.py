@@ -47,7 +47,15 @@ def sample_splits() -> dict[str, list[Example]]:
             Example("th:train:4", "th", "ตั้งปลุก 7 โมง", intent="x", words=["ตั้ง", "ปลุก", "7", "โมง"], slots=None),
         ],
         "test": [
-            Example("p:1", "de", "Ein Satz.", intent="1", text_pair="Noch ein Satz.", words=["Ein", "Satz", "."]),
+            Example(
+                "p:1",
+                "de",
+                "Ein Satz.",
+                intent="1",
+                text_pair="Noch ein Satz.",
+                words=["Ein", "Satz", "."],
+                pair_words=["Noch", "ein", "Satz", "."],
+            ),
             Example("p:2", "zh", "北京天气", intent=None, spans=(Span(0, 2, "loc"),), words=[], slots=None),
         ],
         "dev": [],
@@ -90,6 +98,7 @@ def test_round_trip_preserves_every_field_and_the_split_order(tmp_path):
     assert second["train"][1].slots is None and second["train"][2].slots == []
     assert second["train"][1].intent is None and second["train"][2].intent == ""
     assert second["test"][0].text_pair == "Noch ein Satz." and second["test"][1].text_pair is None
+    assert second["test"][0].pair_words == ["Noch", "ein", "Satz", "."] and second["test"][1].pair_words == []
     assert second_counts == {"data/en/unaligned": 2.0, "data/skipped/x": 1.5} == first_counts
 
 
@@ -325,6 +334,11 @@ def test_encoding_key_follows_tokenizer_max_length_and_words(tmp_path):
     assert encode(other, 4) == encode_words(other, words, 4)
     assert len(calls) == 3
     assert any(-1 in row for row in fresh["word_index"])  # truncation at 4 cut words off: -1 survives
+    plain = encoding_key(tokenizer=tok, max_length=4, word_lists=words)
+    paired = encoding_key(tokenizer=tok, max_length=4, word_lists=words, pair_lists=words)
+    assert paired != plain
+    assert paired != encoding_key(tokenizer=tok, max_length=4, word_lists=words, pair_lists=words[::-1])
+    assert encoding_key(tokenizer=tok, max_length=4, word_lists=words, pair_lists=words) == paired
 
 
 # ------------------------------------------------------------------------------------------------ real data

@@ -39,3 +39,22 @@ def test_multiatis_japanese_intents_with_a_cnn_student(tmp_path: Path, shared_ca
         history = json.loads((tmp_path / "run" / "stages" / stage / "done.json").read_text())["history"]
         assert history[-1]["train_loss"] < history[0]["train_loss"], stage
     assert results.models["student"] == "cnn"
+
+
+def test_xnli_pairs_reach_every_model_as_two_sentences(tmp_path: Path, shared_cache, monkeypatch):
+    """distillx dataset=xnli language=de: premise and hypothesis are encoded together for every model."""
+    import distillx.context
+
+    calls: list[bool] = []
+    real = distillx.context.encode_words
+
+    def spy(tokenizer, words, max_length, pair_lists=None):
+        calls.append(pair_lists is not None and len(pair_lists) == len(words) and any(pair_lists))
+        return real(tokenizer, words, max_length, pair_lists)
+
+    monkeypatch.setattr(distillx.context, "encode_words", spy)
+    overrides = ["dataset=xnli", f"dataset.path={DATA / 'xnli'}", "language=de", "split.limit=150"]
+    cfg = compose_config([*TINY, *overrides, "preprocess_cache=false"], tmp_path, shared_cache)
+    results = run(cfg, tmp_path / "run", "xnli-de")
+    assert set(results.scores["student"]["de"]) == {"accuracy"}
+    assert calls and all(calls)  # teacher, mPLM and student encodings: every one with its second sentences

@@ -230,3 +230,26 @@ def test_encode_words_skips_bare_marker_on_xlmr_tokenizer(mplm_tokenizer):
     assert truncated["word_index"][0] == [1, 2, -1, -1]
     latin = encode_words(tok, [["wake", "me", "at", "7am"]], max_length=32)
     assert latin["word_index"][0] == [1, 2, 3, 4]
+
+
+def test_encode_words_with_second_sentences_on_small_bpe():
+    tok = train_bpe(CORPUS, vocab_size=80)
+    first, second = [["call", "mom"], ["play", "music", "now"]], [["tomorrow"], ["call"]]
+    out = encode_words(tok, first, max_length=64, pair_lists=second)
+    cls, sep = tok.cls_token_id, tok.sep_token_id
+    for ids, index, words in zip(out["input_ids"], out["word_index"], first, strict=True):
+        assert ids[0] == cls and ids.count(sep) == 2 and ids[-1] == sep  # [CLS] A [SEP] B [SEP]
+        assert len(index) == len(words) and all(0 < i < ids.index(sep) for i in index)  # words of A only
+    alone = encode_words(tok, first, max_length=64)
+    assert [ids[: ids.index(sep) + 1] for ids in out["input_ids"]] == alone["input_ids"]
+    assert out["word_index"] == alone["word_index"]
+    short = encode_words(tok, [["call"]], max_length=6, pair_lists=[["play", "music", "now", "tomorrow"]])
+    assert len(short["input_ids"][0]) == 6 and short["word_index"][0] == [1]  # the longer sentence is cut
+
+
+def test_encode_words_with_second_sentences_on_xlmr_tokenizer(mplm_tokenizer):
+    tok = mplm_tokenizer
+    out = encode_words(tok, [["wake", "me"]], max_length=32, pair_lists=[["at", "7am"]])
+    tokens = tok.convert_ids_to_tokens(out["input_ids"][0])
+    assert tokens[:4] == ["<s>", "▁wake", "▁me", "</s>"] and tokens[4] == "</s>" and tokens[-1] == "</s>"
+    assert out["word_index"][0] == [1, 2]

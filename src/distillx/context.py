@@ -143,11 +143,14 @@ class RunContext:
         return splits, metrics
 
     def segment(self, examples: list[Example], language: str) -> Counter[str]:
-        """Fill in the words of examples that have none (read from raw text, translated, paraphrased), and
-        their word-level BIO tags from character spans on slot tasks; returns alignment counts."""
+        """Fill in the words of examples that have none (read from raw text, translated, paraphrased), the
+        second sentence's words on pair tasks, and word-level BIO tags from character spans on slot tasks;
+        returns alignment counts."""
         segment = self.segmenter(language)
         counts: Counter[str] = Counter()
         for ex in examples:
+            if ex.text_pair is not None and not ex.pair_words:
+                ex.pair_words = segment(ex.text_pair)
             if ex.words:
                 continue
             ex.words = segment(ex.text)
@@ -286,12 +289,17 @@ class RunContext:
     def encode(self, task_model: TaskModel, examples: list[Example]) -> EncodedSet:
         """Sub-word ids and word positions of ``examples`` for ``task_model`` (cached like the splits)."""
         words = [ex.words for ex in examples]
+        pairs = [ex.pair_words for ex in examples] if any(ex.text_pair is not None for ex in examples) else None
         tokenizer, max_length = task_model.tokenizer, task_model.max_length
+
+        def build() -> dict[str, list[list[int]]]:
+            return encode_words(tokenizer, words, max_length, pairs)
+
         if self.cfg.preprocess_cache:
-            key = encoding_key(tokenizer=tokenizer, max_length=max_length, word_lists=words)
-            enc = cached_encoding(self._preprocess_dir, key, lambda: encode_words(tokenizer, words, max_length))
+            key = encoding_key(tokenizer=tokenizer, max_length=max_length, word_lists=words, pair_lists=pairs)
+            enc = cached_encoding(self._preprocess_dir, key, build)
         else:
-            enc = encode_words(tokenizer, words, max_length)
+            enc = build()
         return EncodedSet(enc["input_ids"], task_model.tokenizer.pad_token_id or 0, enc["word_index"])
 
     @cached_property

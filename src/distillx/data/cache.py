@@ -62,7 +62,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 """Bump when the on-disk layout or the meaning of a column changes: every older entry becomes a miss."""
 
 Counts = dict[str, float]
@@ -78,7 +78,7 @@ STALE_AFTER_S = 24 * 3600
 """Leftover ``.build-*`` directories (a killed write) older than this are removed by the next write."""
 
 # The Example fields the columns hold; a field added to Example must be added here (checked on write).
-_EXAMPLE_FIELDS = ("id", "language", "text", "intent", "spans", "words", "slots", "text_pair")
+_EXAMPLE_FIELDS = ("id", "language", "text", "intent", "spans", "words", "slots", "text_pair", "pair_words")
 _SAFE_NAME = regex.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _MANIFEST, _COUNTS, _ENCODING_DIR = "manifest.json", "counts.json", "encoding"
 
@@ -236,12 +236,20 @@ def splits_key(
     }
 
 
-def encoding_key(*, tokenizer: Any, max_length: int, word_lists: Sequence[Sequence[str]]) -> dict[str, Any]:
-    """The key of the encoding of ``word_lists`` by ``tokenizer`` truncated to ``max_length`` sub-words."""
+def encoding_key(
+    *,
+    tokenizer: Any,
+    max_length: int,
+    word_lists: Sequence[Sequence[str]],
+    pair_lists: Sequence[Sequence[str]] | None = None,
+) -> dict[str, Any]:
+    """The key of the encoding of ``word_lists`` (with their second sentences ``pair_lists`` on pair tasks) by
+    ``tokenizer`` truncated to ``max_length`` sub-words."""
     return {
         "tokenizer": tokenizer_fingerprint(tokenizer),
         "max_length": int(max_length),
         "words": words_fingerprint(word_lists),
+        "pairs": None if pair_lists is None else words_fingerprint(pair_lists),
         "n": len(word_lists),
         "distillx": distillx.__version__,
         "code": code_fingerprint(("distillx.text",)),
@@ -451,6 +459,7 @@ def _example_schema() -> pa.Schema:
             ("words", strings),
             ("slots", strings),  # a null row is ``slots=None``; an empty list stays ``[]``
             ("text_pair", pa.string()),
+            ("pair_words", strings),
         ]
     )
 
@@ -496,6 +505,7 @@ def _example_columns(examples: Sequence[Example]) -> dict[str, list[Any]]:
         "words": [list(ex.words) for ex in examples],
         "slots": [None if ex.slots is None else list(ex.slots) for ex in examples],
         "text_pair": [ex.text_pair for ex in examples],
+        "pair_words": [list(ex.pair_words) for ex in examples],
     }
 
 
@@ -534,8 +544,9 @@ def _load_examples(directory: Path) -> list[Example]:
             words=words,
             slots=slots,
             text_pair=pair,
+            pair_words=pair_words,
         )
-        for uid, language, text, intent, starts, ends, labels, words, slots, pair in zip(
+        for uid, language, text, intent, starts, ends, labels, words, slots, pair, pair_words in zip(
             col["id"],
             col["language"],
             col["text"],
@@ -546,6 +557,7 @@ def _load_examples(directory: Path) -> list[Example]:
             col["words"],
             col["slots"],
             col["text_pair"],
+            col["pair_words"],
             strict=True,
         )
     ]

@@ -31,6 +31,8 @@ class Example:
     slots: list[str] | None = None
     text_pair: str | None = None
     """Second sentence of a sentence-pair task (XNLI hypothesis, PAWS-X sentence2); ``intent`` is its label."""
+    pair_words: list[str] = field(default_factory=list)
+    """``text_pair`` in words, filled by the segmenter like ``words``; models read both sentences."""
 
 
 @dataclass(frozen=True)

@@ -29,13 +29,22 @@ def first_subword_index(word_ids: Sequence[int | None], n_words: int, bare: Sequ
     return index
 
 
-def encode_words(tokenizer: Any, word_lists: Sequence[list[str]], max_length: int) -> dict[str, list[list[int]]]:
-    """Encode pre-segmented utterances (with the tokenizer's special tokens, truncated, unpadded).
+def encode_words(
+    tokenizer: Any,
+    word_lists: Sequence[list[str]],
+    max_length: int,
+    pair_lists: Sequence[list[str]] | None = None,
+) -> dict[str, list[list[int]]]:
+    """Encode pre-segmented utterances (with the tokenizer's special tokens, truncated, unpadded); with
+    ``pair_lists`` each utterance is followed by its second sentence in the tokenizer's pair format
+    (``<s> A </s></s> B </s>`` for XLM-R, ``[CLS] A [SEP] B [SEP]`` for distillx's BPE), the longer of the two
+    truncated first.
 
-    Returns ``input_ids`` and ``word_index``: per utterance, for each word, the position of its
-    representative sub-word (see :func:`first_subword_index`) or -1 when truncated away.
+    Returns ``input_ids`` and ``word_index``: per utterance, for each word of the first sentence, the position
+    of its representative sub-word (see :func:`first_subword_index`) or -1 when truncated away.
     """
-    enc = tokenizer(list(word_lists), is_split_into_words=True, truncation=True, max_length=max_length)
+    pairs = None if pair_lists is None else list(pair_lists)
+    enc = tokenizer(list(word_lists), pairs, is_split_into_words=True, truncation=True, max_length=max_length)
     special = set(tokenizer.all_special_ids)
     is_bare: dict[int, bool] = {}
 
@@ -47,5 +56,8 @@ def encode_words(tokenizer: Any, word_lists: Sequence[list[str]], max_length: in
     word_index = []
     for i, words in enumerate(word_lists):
         ids = enc["input_ids"][i]
-        word_index.append(first_subword_index(enc.word_ids(i), len(words), [bare(t) for t in ids]))
+        word_ids = enc.word_ids(i)
+        if pairs is not None:  # the second sentence's words are numbered from 0 again: not the first's
+            word_ids = [w if seq == 0 else None for w, seq in zip(word_ids, enc.sequence_ids(i), strict=True)]
+        word_index.append(first_subword_index(word_ids, len(words), [bare(t) for t in ids]))
     return {"input_ids": enc["input_ids"], "word_index": word_index}
