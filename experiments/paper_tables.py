@@ -97,7 +97,14 @@ def cell_results(dataset: str) -> dict[tuple[str, str, str], dict]:
             done = path.parent / "stages" / stage / "done.json"
             if done.exists():
                 info = json.loads(done.read_text())
-                res["stage_s"][stage] = (str(done.resolve().parent), info.get("seconds", 0.0), info["epochs_run"])
+                epoch_s = [h["epoch_seconds"] for h in info["history"] if "epoch_seconds" in h]
+                slowed = bool(epoch_s) and max(epoch_s) > 3 * statistics.median(epoch_s)
+                res["stage_s"][stage] = (
+                    str(done.resolve().parent),
+                    info.get("seconds", 0.0),
+                    info["epochs_run"],
+                    slowed,
+                )
         cells[arch, recipe, language] = res
     return cells
 
@@ -171,10 +178,11 @@ def collect(args: argparse.Namespace) -> str:
                 if not runs:
                     per_stage.append("")
                     continue
-                secs = [s for s, _ in runs.values()]
-                epochs_run = sorted({e for _, e in runs.values()})
+                secs = [s for s, _, _ in runs.values()]
+                epochs_run = sorted({e for _, e, _ in runs.values()})
                 text = f"{sum(secs):.0f}" if len(runs) == 1 else f"{statistics.mean(secs):.0f} x {len(runs)}"
-                per_stage.append(f"{text} ({'/'.join(map(str, epochs_run))} ep)")
+                mark = "*" if any(slowed for _, _, slowed in runs.values()) else ""
+                per_stage.append(f"{text}{mark} ({'/'.join(map(str, epochs_run))} ep)")
             walls = [r["wall_s"] for r in mine if r["wall_s"] is not None]
             lines.append(
                 f"| {arch} | {recipe} | " + " | ".join(per_stage) + f" | {sum(walls):.0f} ({len(walls)} cells) |"
@@ -184,7 +192,9 @@ def collect(args: argparse.Namespace) -> str:
         "",
         "Stage times are the epochs' training + evaluation (`done.json` `seconds`); a cell's wall time also "
         "covers loading, preprocessing (cached after the first run), teacher predictions and test scoring. "
-        "`N x k` = mean over k per-language stages.",
+        "`N x k` = mean over k per-language stages. `*`: an epoch of the stage took over 3x its median epoch "
+        "(another job competed for the 2 cores then; with 2 OpenMP threads a step slows far more than "
+        "proportionally), so that figure overstates the stage.",
         "",
         f"Notes written by the runs: {'; '.join(notes) or 'none'}.",
         "",
