@@ -133,6 +133,11 @@ def collect(args: argparse.Namespace) -> str:
         "parallel with English; Translate-test with the human translation scores the source model on the English "
         "originals of the test utterances, so that row is the source model's accuracy, not an MT result."
     )
+    if not mt_languages:
+        lines[-1] += (
+            f" {NAMES[dataset]}'s languages are not parallel (no shared utterance ids), so the MT rows (Translate-*, "
+            "balanced, augmented) need a real MT model and are not run here."
+        )
     lines += ["", "| row | " + " | ".join(f"{a}: distillx / paper" for a in ARCHS) + " |", "|---|---|---|---|"]
     rows = [("source", "off-the-shelf en source", None), *((r, r, None) for r in list(PAPER_TABLE1)[1:])]
     if mt_languages:
