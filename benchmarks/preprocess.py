@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import json
 import os
 import platform
 import shlex
@@ -52,7 +51,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from results_md import replace_section
+from results_md import publish
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -340,16 +339,6 @@ def section(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_json(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(obj, fh, indent=1, ensure_ascii=False)
-        fh.write("\n")
-    os.chmod(tmp, 0o644)  # mkstemp makes it 0600
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
@@ -468,9 +457,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"load average before {before}, after {after}")
     if args.no_write:
         return
-    write_json(report, Path(args.json_out))
-    replace_section(Path(args.results_md), SECTION, section(report))
-    print(f"wrote {args.json_out} and the section {SECTION!r} of {args.results_md}")
+    publish(report, Path(args.json_out), Path(args.results_md), SECTION, section(report))
 
 
 if __name__ == "__main__":

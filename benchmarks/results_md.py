@@ -6,6 +6,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 
 def replace_section(path: Path, heading: str, text: str) -> None:
@@ -33,3 +34,12 @@ def replace_section(path: Path, heading: str, text: str) -> None:
         os.unlink(tmp)
         time.sleep(0.5)
     raise SystemExit(f"{path} kept changing; not updated")
+
+
+def publish(report: dict[str, Any], json_out: Path, results_md: Path, heading: str, text: str) -> None:
+    """Write a benchmark's machine-readable ``report`` (atomically) and its RESULTS.md section ``text``."""
+    from distillx.train.checkpoint import atomic_write_json  # here: the scripts import distillx after setting up
+
+    atomic_write_json(report, json_out)
+    replace_section(results_md, heading, text)
+    print(f"wrote {json_out} and the section {heading!r} of {results_md}")
