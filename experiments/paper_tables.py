@@ -7,7 +7,7 @@ cells are skipped, unfinished stages continue from their last epoch; shared stag
 
     python experiments/paper_tables.py run --dataset multiatis --archs transformer --recipes kd,translate_test \
         --languages de,zh --epochs 5
-    python experiments/paper_tables.py collect --dataset multiatis --out benchmarks/RESULTS.md
+    python experiments/paper_tables.py collect --dataset multiatis --epochs 5 --write   # into benchmarks/RESULTS.md
 """
 
 from __future__ import annotations
