@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
 import re
 from collections import Counter
 from importlib.resources import files
+from pathlib import Path
 
 import pytest
 
-from distillx.data import demo_generate
+REPO = Path(__file__).resolve().parents[1]
+# The generator is a repository tool, not part of the package, so it is loaded from its file.
+_SPEC = importlib.util.spec_from_file_location("demo_data_generate", REPO / "tools" / "demo_data" / "generate.py")
+assert _SPEC is not None and _SPEC.loader is not None
+demo_generate = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(demo_generate)
 
 LANGS = ("en", "de", "es", "fr", "hi", "zh", "ja", "th")
 DEMO = files("distillx.data") / "demo"
