@@ -30,8 +30,8 @@ test-slow:  ## end-to-end tests that take minutes
 	$(BIN)/python -m pytest -m slow -q
 
 lint:  ## ruff
-	$(BIN)/ruff check src tests benchmarks experiments
-	$(BIN)/ruff format --check src tests benchmarks experiments
+	$(BIN)/ruff check src tests benchmarks experiments tools
+	$(BIN)/ruff format --check src tests benchmarks experiments tools
 
 bench:  ## benchmarks, figures into benchmarks/RESULTS.md (kd_throughput needs: pip install -e ".[bench]")
 	$(BIN)/python benchmarks/preprocess.py

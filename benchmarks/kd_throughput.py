@@ -258,7 +258,7 @@ def build_trimmed(args: argparse.Namespace) -> None:
 def run_distillx(args: argparse.Namespace, settings: dict) -> dict:
     import torch
 
-    from distillx.distill.losses import KDLoss
+    from distillx.distill.objectives import KLDivergence, Objective
     from distillx.models.heads import TaskHeads
     from distillx.models.mplm import PretrainedEncoder
     from distillx.train.batching import EncodedSet
@@ -303,7 +303,7 @@ def run_distillx(args: argparse.Namespace, settings: dict) -> dict:
         trainer.fit(
             model,
             train,
-            KDLoss(temperature=1.0),
+            Objective([KLDivergence(temperature=1.0)]),
             evaluate=evaluate,
             select="dev_teacher_agreement",
             lr=LR,

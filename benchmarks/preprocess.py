@@ -1,11 +1,11 @@
 """Preprocessing throughput: segmentation + sub-word tokenization, cold versus from the Arrow cache.
 
 For every language of MTOP (en de es fr hi th) and MultiATIS++ (en de es fr hi ja pt tr zh), over **all
-splits** (train + dev + test: what ``RunContext.splits`` prepares for a language), examples per second of:
+splits** (train + dev + test: what ``data.pipeline.prepare_language`` prepares), examples per second of:
 
 - cold: read the files (``conf/dataset/<name>.yaml``'s reader, ``task=both`` so slot spans are located and
   aligned too), segment with the language's segmenter (``conf/language/<lang>.yaml``), re-segment
-  pre-tokenised zh/ja, derive BIO tags (the same steps as ``RunContext.splits``); then sub-word tokenize
+  pre-tokenised zh/ja, derive BIO tags (``data.pipeline.prepare_language``); then sub-word tokenize
   every utterance with ``distillx.text.align.encode_words`` (max 128 sub-words) with
   (a) the small models' BPE (``distillx.text.vocab.train_bpe``, 10k, trained on the language's train words;
   training time reported apart) and (b) the offline multilingual-e5-small tokenizer
@@ -45,7 +45,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
@@ -60,32 +59,6 @@ DATASETS = {"mtop": "mtop", "multiatis": "multiatis_pp"}  # config name -> direc
 DEFAULT_E5 = Path("~/.cache/distillx/mplm/e5-small").expanduser()
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 VERSIONS = ("datasets", "pyarrow", "tokenizers", "transformers", "pythainlp", "jieba", "fugashi", "unidic-lite")
-
-
-def prepare(reader: Any, language: str, segment: Callable[[str], list[str]]) -> tuple[dict, dict[str, float]]:
-    """What ``RunContext.splits`` does to one language (keep in step with src/distillx/context.py)."""
-    from distillx.text.retag import UNSPACED, resegment_examples
-    from distillx.text.segment import spans_to_bio
-
-    splits = reader.load(language)
-    counts: Counter[str] = Counter()
-    resegment = getattr(reader, "resegment", False) and language in UNSPACED
-    for examples in splits.values():
-        if resegment and any(ex.words for ex in examples):
-            counts.update(resegment_examples(examples, segment))
-        for ex in examples:
-            if ex.words:
-                continue
-            ex.words = segment(ex.text)
-            if ex.spans and reader.task != "intent":
-                alignment = spans_to_bio(ex.text, ex.words, ex.spans)
-                ex.slots = alignment.tags
-                counts.update(spans=len(ex.spans), inexact=alignment.inexact, unaligned=alignment.unaligned)
-    metrics = {f"data/{language}/{k}": float(v) for k, v in counts.items()}
-    metrics |= {f"data/{language}/{split}_examples": float(len(e)) for split, e in splits.items()}
-    for kind in ("skipped", "repaired"):
-        metrics |= {f"data/{kind}/{key}": float(n) for key, n in getattr(reader, kind, {}).items()}
-    return splits, metrics
 
 
 def timed(fn: Callable[[], Any], repeats: int) -> tuple[Any, float, float, list[float]]:
@@ -106,6 +79,7 @@ def bench_language(args: argparse.Namespace, name: str, language: str, e5: Any, 
     from omegaconf import OmegaConf
 
     from distillx.data.cache import cached_encoding, cached_splits, encoding_key, splits_key, tokenizer_fingerprint
+    from distillx.data.pipeline import prepare_language
     from distillx.text.align import encode_words
     from distillx.text.vocab import train_bpe
 
@@ -119,7 +93,7 @@ def bench_language(args: argparse.Namespace, name: str, language: str, e5: Any, 
     init_s = time.perf_counter() - start
 
     def build() -> tuple[dict, dict[str, float]]:
-        return prepare(instantiate(dataset_cfg), language, segmenter)
+        return prepare_language(instantiate(dataset_cfg), language, segmenter)
 
     (splits, counts), seg_s, seg_cpu, seg_runs = timed(build, args.repeats)
     n = sum(len(v) for v in splits.values())
@@ -304,7 +278,7 @@ def section(report: dict[str, Any]) -> str:
     lines.append("")
     lines.append(
         "Examples per second over **all splits** (train + dev + test) of each language, `task=both`. *read+segment "
-        "cold*: reader + segmenter + zh/ja re-segmentation + span-to-BIO alignment, as `RunContext.splits`; *+ BPE* "
+        "cold*: reader + segmenter + zh/ja re-segmentation + span-to-BIO alignment (`prepare_language`); *+ BPE* "
         f"/ *+ e5*: then `encode_words` (max {cfg['max_length']} sub-words) with the small models' {cfg['vocab_size']} "
         "BPE (trained on the train words) / the multilingual-e5-small tokenizer (250k XLM-R sentencepiece); *cached*: "
         "the same from `distillx.data.cache` (`cached_splits`, `cached_encoding`), key computation included. "

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -12,6 +10,8 @@ from typing import Any
 def replace_section(path: Path, heading: str, text: str) -> None:
     """Put ``text`` (starting with ``heading``) in place of that section, or append it. The file is re-read just
     before an atomic replace, which is retried if another benchmark changed the file in between."""
+    from distillx.files import atomic_write_text  # here: the scripts import distillx after setting up
+
     text = text.rstrip("\n") + "\n"
     for _ in range(20):
         stamp = path.stat().st_mtime_ns if path.exists() else None
@@ -22,23 +22,17 @@ def replace_section(path: Path, heading: str, text: str) -> None:
         else:  # up to the next level-2 heading; everything else is kept
             nxt = old.find("\n## ", start + len(heading))
             new = old[:start] + text + ("\n" + old[nxt + 1 :] if nxt >= 0 else "")
-        fd, tmp = tempfile.mkstemp(prefix=".RESULTS.md.", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(new)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it 0600
-        if (path.stat().st_mtime_ns if path.exists() else None) == stamp:
-            os.replace(tmp, path)
+        if (path.stat().st_mtime_ns if path.exists() else None) == stamp:  # nobody wrote it meanwhile
+            atomic_write_text(new, path)
+            path.chmod(0o644)
             return
-        os.unlink(tmp)
         time.sleep(0.5)
     raise SystemExit(f"{path} kept changing; not updated")
 
 
 def publish(report: dict[str, Any], json_out: Path, results_md: Path, heading: str, text: str) -> None:
     """Write a benchmark's machine-readable ``report`` (atomically) and its RESULTS.md section ``text``."""
-    from distillx.train.checkpoint import atomic_write_json  # here: the scripts import distillx after setting up
+    from distillx.files import atomic_write_json  # here: the scripts import distillx after setting up
 
     atomic_write_json(report, json_out)
     replace_section(results_md, heading, text)

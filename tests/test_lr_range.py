@@ -11,10 +11,12 @@ import torch
 from conftest import compose_config
 from test_trainer import accuracy_on, make_model, make_trainer, toy_data
 
-from distillx.distill.losses import GoldLoss
+from distillx.distill.objectives import HardCrossEntropy
 from distillx.errors import DistillxError
 from distillx.train.loop import Trainer
 from distillx.train.lr_range import exponential_lrs, lr_range_test, plot_lr_range, suggest_lr
+
+CE = HardCrossEntropy()
 
 CPU = torch.device("cpu")
 
@@ -26,7 +28,7 @@ def adamw(params, lr):
 def sweep(model=None, data=None, **kw):
     options = dict(min_lr=1e-5, max_lr=10.0, steps=50, batch_size=16, device=CPU, precision="fp32", seed=1)
     model = make_model() if model is None else model
-    return lr_range_test(model, toy_data() if data is None else data, GoldLoss(), adamw, **{**options, **kw})
+    return lr_range_test(model, toy_data() if data is None else data, CE, adamw, **{**options, **kw})
 
 
 def test_sweep_is_exponential_between_min_and_max():
@@ -48,7 +50,7 @@ def test_sweep_records_the_schedule_and_a_suggestion_that_trains(tmp_path: Path)
     fit = trainer.fit(
         model,
         data,
-        GoldLoss(),
+        CE,
         lambda m: {"acc": accuracy_on(trainer, m, data)},
         "acc",
         result.suggested_lr,
@@ -108,7 +110,7 @@ def test_fit_uses_the_suggestion_and_matches_a_run_given_that_lr(tmp_path: Path)
     data, logged = toy_data(), []
     model = make_model()
     result = range_trainer(epochs=2, warmup_ratio=0.0).fit(
-        model, data, GoldLoss(), lambda m: {"s": 0.0}, "s", 123.0, tmp_path / "a", lambda m, e: logged.append(m), "t"
+        model, data, CE, lambda m: {"s": 0.0}, "s", 123.0, tmp_path / "a", lambda m, e: logged.append(m), "t"
     )
     record = json.loads((tmp_path / "a" / "lr_range.json").read_text())
     chosen = record["chosen_lr"]
@@ -121,7 +123,7 @@ def test_fit_uses_the_suggestion_and_matches_a_run_given_that_lr(tmp_path: Path)
     # the test leaves no trace: training from the suggestion without it gives the same weights
     plain = make_model()
     make_trainer(epochs=2, warmup_ratio=0.0).fit(
-        plain, data, GoldLoss(), lambda m: {"s": 0.0}, "s", chosen, tmp_path / "b", lambda *_: None, "t"
+        plain, data, CE, lambda m: {"s": 0.0}, "s", chosen, tmp_path / "b", lambda *_: None, "t"
     )
     for key, value in plain.state_dict().items():
         assert torch.equal(value, model.state_dict()[key]), key
@@ -134,7 +136,7 @@ def test_a_sweep_that_finds_no_fall_keeps_the_configured_lr(tmp_path: Path):
     result = trainer.fit(
         make_model(),
         toy_data(),
-        GoldLoss(),
+        CE,
         lambda m: {"s": 0.0},
         "s",
         1e-3,
@@ -163,13 +165,11 @@ def test_resume_after_a_kill_reads_the_lr_back_and_does_not_rerun(tmp_path: Path
         return evaluate
 
     reference = make_model()
-    ref = range_trainer().fit(reference, data, GoldLoss(), improving({}), "s", 1e-3, tmp_path / "ref", print, "ref")
+    ref = range_trainer().fit(reference, data, CE, improving({}), "s", 1e-3, tmp_path / "ref", print, "ref")
 
     calls: dict = {}
     with pytest.raises(KeyboardInterrupt):
-        range_trainer().fit(
-            make_model(), data, GoldLoss(), improving(calls, 3), "s", 1e-3, tmp_path / "run", print, "r"
-        )
+        range_trainer().fit(make_model(), data, CE, improving(calls, 3), "s", 1e-3, tmp_path / "run", print, "r")
     assert (tmp_path / "run" / "last.pt").exists()
     record = (tmp_path / "run" / "lr_range.json").read_text()
 
@@ -183,7 +183,7 @@ def test_resume_after_a_kill_reads_the_lr_back_and_does_not_rerun(tmp_path: Path
     result = range_trainer().fit(
         resumed,
         data,
-        GoldLoss(),
+        CE,
         improving(calls),
         "s",
         1e-3,
@@ -219,6 +219,6 @@ def test_stages_option_limits_the_test_to_the_named_stages(tmp_path: Path):
     """The mPLM's stages keep mplm.lr: a range test on a pre-trained model's fresh head overshoots."""
     options = {"enabled": True, "steps": 12, "stages": ["source_model"]}
     make_trainer(epochs=1, lr_range_test=options).fit(
-        make_model(), toy_data(), GoldLoss(), lambda m: {"s": 0.0}, "s", 1e-3, tmp_path, lambda *_: None, "kd1_mplm"
+        make_model(), toy_data(), CE, lambda m: {"s": 0.0}, "s", 1e-3, tmp_path, lambda *_: None, "kd1_mplm"
     )
     assert not (tmp_path / "lr_range.json").exists()

@@ -9,31 +9,46 @@ import pytest
 from conftest import SHARED, TINY, compose_config
 
 from distillx.cli import run
-from distillx.context import RunContext
+from distillx.data.pipeline import PREPARING
+from distillx.data.schema import Example
 from distillx.errors import DistillxError
+from distillx.labels import label_purpose
 
 
 @pytest.fixture
 def spy_gold(monkeypatch):
-    """Records where gold labels are read for training (RunContext.gold) and for scoring (reference)."""
-    reads: list[str] = []
-    gold, reference = RunContext.gold, RunContext.reference
+    """Records every read of a gold label (``Example.intent`` / ``Example.slots``, however it is made) with the
+    purpose the code declared for it (``distillx.labels.reading_labels``; None when undeclared)."""
+    reads: list[str | None] = []
 
-    def spy(kind, original):
-        def wrapper(self, examples, where):
-            reads.append(f"{kind}:{where}")
-            return original(self, examples, where)
+    def audited(name: str) -> property:
+        def get(self):
+            reads.append(label_purpose())
+            return self.__dict__[name]
 
-        return wrapper
+        def put(self, value):
+            self.__dict__[name] = value
 
-    monkeypatch.setattr(RunContext, "gold", spy("train", gold))
-    monkeypatch.setattr(RunContext, "reference", spy("score", reference))
+        return property(get, put)
+
+    for name in ("intent", "slots"):
+        monkeypatch.setattr(Example, name, audited(name), raising=False)
     return reads
 
 
-def label_reads(reads: list[str]) -> list[str]:
-    """Label reads other than the source model's own training/selection and the final test scoring."""
-    return [r for r in reads if "source_model" not in r and not r.endswith(" test")]
+ALLOWED = (
+    PREPARING,  # parsing, re-tagging and caching the files
+    "label set of the source model",
+    "source split into annotated and unannotated halves",
+    "source_model train",
+    "source_model dev",
+)
+
+
+def label_reads(reads: list[str | None]) -> list[str | None]:
+    """Label reads other than the data preparation, the source model's own training/selection and the final
+    test scoring: none is allowed in a label-free method."""
+    return sorted({r for r in reads if r not in ALLOWED and not (r or "").endswith((" test", "test majority class"))})
 
 
 ATIS = SHARED / "data" / "multiatis_pp"
@@ -46,8 +61,9 @@ def check_method_run(results, spy: list[str], method: str, language: str) -> Non
     for per_lang in results.scores.values():
         for metrics in per_lang.values():
             assert 0.0 <= metrics["accuracy"] <= 1.0
+    assert None not in spy, "a gold label was read without declaring why"
     if method == "gold_supervised":
-        assert any("gold_mplm" in r for r in spy)
+        assert label_reads(spy) == ["gold_mplm dev", "gold_mplm train"]
     else:
         assert label_reads(spy) == [], f"{method} read gold labels after the source model"
     if method in ("freetransfer_balanced", "translate_test", "translate_train_pseudo"):

@@ -6,13 +6,15 @@ import pytest
 import torch
 from torch import nn
 
-from distillx.distill.losses import GoldLoss
+from distillx.distill.objectives import HardCrossEntropy
 from distillx.errors import DistillxError
 from distillx.models.heads import TaskHeads
 from distillx.models.transformer import TransformerEncoder
 from distillx.train.batching import EncodedSet, bucketed_batches
 from distillx.train.checkpoint import load_weights
 from distillx.train.loop import Trainer
+
+CE = HardCrossEntropy()
 
 
 def make_trainer(**kw) -> Trainer:
@@ -44,8 +46,8 @@ def toy_data(n: int = 64) -> EncodedSet:
     return EncodedSet(rows, pad_id=0, targets={"intent": torch.tensor(labels)})
 
 
-def make_model() -> nn.Module:
-    torch.manual_seed(0)
+def make_model(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
     return TaskHeads(TransformerEncoder(10, 16, 16, 1, 2, 32, 0.1, 16), num_intents=2)
 
 
@@ -61,7 +63,7 @@ def test_fit_learns_and_keeps_best(tmp_path: Path):
         scores.append(accuracy_on(trainer, m, data))
         return {"dev_accuracy": scores[-1]}
 
-    result = trainer.fit(model, data, GoldLoss(), evaluate, "dev_accuracy", 3e-3, tmp_path, lambda *_: None, "toy")
+    result = trainer.fit(model, data, CE, evaluate, "dev_accuracy", 3e-3, tmp_path, lambda *_: None, "toy")
     assert result.best_score == max(scores) and result.best_score > 0.9
     assert accuracy_on(trainer, model, data) == pytest.approx(result.best_score)  # best weights loaded
     assert (tmp_path / "done.json").exists() and not (tmp_path / "last.pt").exists()
@@ -73,7 +75,7 @@ def test_early_stopping(tmp_path: Path):
     result = trainer.fit(
         make_model(),
         toy_data(),
-        GoldLoss(),
+        CE,
         lambda m: {"s": 0.5},
         "s",
         1e-3,
@@ -86,49 +88,61 @@ def test_early_stopping(tmp_path: Path):
 
 def test_killed_run_resumes_to_the_same_weights(tmp_path: Path):
     data = toy_data()
+
+    def improving(calls: list[int]):  # every epoch beats the last, so fit ends on the final epoch's weights
+        def evaluate(m):
+            calls.append(len(calls) + 1)
+            return {"s": float(len(calls))}
+
+        return evaluate
+
     reference = make_model()
-    make_trainer().fit(reference, data, GoldLoss(), lambda m: {"s": 0.0}, "s", 1e-3, tmp_path / "ref", print, "ref")
+    make_trainer(epochs=3).fit(reference, data, CE, improving([]), "s", 1e-3, tmp_path / "a", print, "r")
 
-    calls = {"n": 0}
+    killed_evals: list[int] = []
+    score = improving(killed_evals)
 
-    def dies_in_epoch_3(m):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt  # the process is killed after epoch 3's training, before its checkpoint
-        return {"s": 0.0}
+    def dies_in_epoch_2(m):
+        if len(killed_evals) == 1:
+            raise KeyboardInterrupt  # killed after epoch 2's training, before its checkpoint
+        return score(m)
 
     logged: list[int] = []
     with pytest.raises(KeyboardInterrupt):
-        make_trainer().fit(make_model(), data, GoldLoss(), dies_in_epoch_3, "s", 1e-3, tmp_path / "run", print, "r")
-    assert (tmp_path / "run" / "last.pt").exists() and not (tmp_path / "run" / "done.json").exists()
+        make_trainer(epochs=3).fit(
+            make_model(),
+            data,
+            CE,
+            dies_in_epoch_2,
+            "s",
+            1e-3,
+            tmp_path / "b",
+            lambda m, e: logged.append(e),
+            "r",
+        )
+    assert logged == [1]  # log_metrics runs after an epoch's last.pt is written: epoch 1 is on disk
+    assert (tmp_path / "b" / "last.pt").exists() and not (tmp_path / "b" / "done.json").exists()
 
-    resumed = make_model()  # a fresh process builds a fresh model
-    result = make_trainer().fit(
-        resumed,
-        data,
-        GoldLoss(),
-        lambda m: {"s": 0.0},
-        "s",
-        1e-3,
-        tmp_path / "run",
-        lambda m, e: logged.append(e),
-        "r",
+    first_init = make_model().state_dict()
+    resumed = make_model(seed=1)  # a fresh process: fresh random init, which only a restore can undo
+    assert not torch.equal(resumed.intent.weight, first_init["intent.weight"])
+    resumed_evals = [1]  # scores go on from the killed run's epoch 1, so epochs 2 and 3 keep improving
+    result = make_trainer(epochs=3).fit(
+        resumed, data, CE, improving(resumed_evals), "s", 1e-3, tmp_path / "b", print, "r"
     )
-    assert logged == [3, 4]  # only the epochs not finished before the kill were run again
-    assert result.epochs_run == 4
-    # best is epoch 1 in both (a constant score keeps the first); compare final training state instead
-    ref_state = torch.load(tmp_path / "ref" / "best.pt", weights_only=True)["weights"]
-    for key, value in resumed.state_dict().items():
-        assert torch.equal(value, ref_state[key]), key
+    assert resumed_evals == [1, 2, 3]  # only epochs 2 and 3 ran again
+    assert result.epochs_run == 3 and result.best_epoch == 3
+    for key, value in reference.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key
 
 
 def test_finished_stage_is_not_rerun(tmp_path: Path):
     data = toy_data()
     first = make_model()
-    make_trainer(epochs=2).fit(first, data, GoldLoss(), lambda m: {"s": 1.0}, "s", 1e-3, tmp_path, print, "t")
+    make_trainer(epochs=2).fit(first, data, CE, lambda m: {"s": 1.0}, "s", 1e-3, tmp_path, print, "t")
     again = make_model()
     logged: list[int] = []
-    make_trainer(epochs=2).fit(again, data, GoldLoss(), lambda m: {"s": 1.0}, "s", 1e-3, tmp_path, logged.append, "t")
+    make_trainer(epochs=2).fit(again, data, CE, lambda m: {"s": 1.0}, "s", 1e-3, tmp_path, logged.append, "t")
     assert logged == []
     for key, value in again.state_dict().items():
         assert torch.equal(value, first.state_dict()[key])
@@ -143,9 +157,7 @@ def frozen_embedding_model() -> nn.Module:
 def test_checkpoints_leave_frozen_parameters_out_and_restore_them(tmp_path: Path):
     data, trained = toy_data(), frozen_embedding_model()
     scores = iter([0.1, 0.9, 0.2])  # epoch 2 is best, so the end of fit reloads best.pt
-    make_trainer(epochs=3).fit(
-        trained, data, GoldLoss(), lambda m: {"s": next(scores)}, "s", 3e-3, tmp_path, print, "t"
-    )
+    make_trainer(epochs=3).fit(trained, data, CE, lambda m: {"s": next(scores)}, "s", 3e-3, tmp_path, print, "t")
     saved = torch.load(tmp_path / "best.pt", weights_only=True)
     assert "encoder.embed.tokens.weight" not in saved["weights"]
     assert set(saved["frozen"]) == {"encoder.embed.tokens.weight"}
@@ -162,7 +174,7 @@ def test_checkpoints_leave_frozen_parameters_out_and_restore_them(tmp_path: Path
 
 def test_checkpoint_refuses_a_base_model_whose_frozen_weights_changed(tmp_path: Path):
     make_trainer(epochs=1).fit(
-        frozen_embedding_model(), toy_data(), GoldLoss(), lambda m: {"s": 1.0}, "s", 1e-3, tmp_path, print, "t"
+        frozen_embedding_model(), toy_data(), CE, lambda m: {"s": 1.0}, "s", 1e-3, tmp_path, print, "t"
     )
     other = frozen_embedding_model()
     with torch.no_grad():
@@ -195,7 +207,7 @@ def test_resume_with_frozen_parameters_matches_an_uninterrupted_run(tmp_path: Pa
         return lambda m: {"s": float(next(epochs))}
 
     reference = frozen_embedding_model()
-    make_trainer().fit(reference, data, GoldLoss(), improving(), "s", 1e-3, tmp_path / "ref", print, "r")
+    make_trainer().fit(reference, data, CE, improving(), "s", 1e-3, tmp_path / "ref", print, "r")
     run_scores = improving()
 
     def dies_in_epoch_3(m):
@@ -205,11 +217,9 @@ def test_resume_with_frozen_parameters_matches_an_uninterrupted_run(tmp_path: Pa
         return score
 
     with pytest.raises(KeyboardInterrupt):
-        make_trainer().fit(
-            frozen_embedding_model(), data, GoldLoss(), dies_in_epoch_3, "s", 1e-3, tmp_path / "run", print, "r"
-        )
+        make_trainer().fit(frozen_embedding_model(), data, CE, dies_in_epoch_3, "s", 1e-3, tmp_path / "run", print, "r")
     resumed = frozen_embedding_model()
-    result = make_trainer().fit(resumed, data, GoldLoss(), run_scores, "s", 1e-3, tmp_path / "run", print, "r")
+    result = make_trainer().fit(resumed, data, CE, run_scores, "s", 1e-3, tmp_path / "run", print, "r")
     assert result.epochs_run == 4
     for key, value in reference.state_dict().items():
         assert torch.equal(value, resumed.state_dict()[key]), key
@@ -230,9 +240,7 @@ def test_bucketed_batches_cover_every_index_once_and_reduce_padding():
 @pytest.mark.parametrize("precision", ["bf16", "fp32"])
 def test_cpu_precisions_train(tmp_path: Path, precision: str):
     trainer = make_trainer(epochs=1, precision=precision)
-    result = trainer.fit(
-        make_model(), toy_data(), GoldLoss(), lambda m: {"s": 0.0}, "s", 1e-3, tmp_path, lambda *_: None, "p"
-    )
+    result = trainer.fit(make_model(), toy_data(), CE, lambda m: {"s": 0.0}, "s", 1e-3, tmp_path, lambda *_: None, "p")
     assert result.history[0]["train_loss"] > 0
 
 

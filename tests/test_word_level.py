@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from distillx.data.schema import LabelVocab
-from distillx.distill.losses import GoldLoss, KDLoss
+from distillx.distill.objectives import HardCrossEntropy, KLDivergence
 from distillx.models.encoder import Encoded
 from distillx.models.heads import TaskHeads
 from distillx.report.scores import Decoded, decode, score
@@ -49,13 +49,13 @@ def test_word_level_kd_masks_padding_and_words_either_model_did_not_see():
     student = torch.zeros(1, 3, 2, requires_grad=True)
     targets = {"slots": teacher, "word_mask": torch.tensor([[True, True, False]])}  # teacher truncated word 2
     outputs = {"slots": student, "word_mask": torch.tensor([[True, False, True]])}  # student truncated word 1
-    loss = KDLoss()(outputs, targets)
+    loss = KLDivergence()(outputs, targets)
     one_word = 0.75 * math.log(1.5) + 0.25 * math.log(0.5)
     assert loss.item() == pytest.approx(one_word, abs=1e-6)  # only word 0 counts
     loss.backward()
     assert student.grad[0, 1:].abs().sum() == 0
     nothing = {"slots": student, "word_mask": torch.zeros(1, 3, dtype=torch.bool)}
-    assert KDLoss()(nothing, targets).item() == 0.0  # not NaN
+    assert KLDivergence()(nothing, targets).item() == 0.0  # not NaN
 
 
 def test_joint_kd_sums_sentence_and_word_losses():
@@ -63,7 +63,7 @@ def test_joint_kd_sums_sentence_and_word_losses():
     targets = {"intent": torch.tensor([[math.log(3.0), 0.0]]), "slots": torch.tensor([[[math.log(3.0), 0.0]]])}
     targets["word_mask"] = torch.ones(1, 1, dtype=torch.bool)
     one = 0.75 * math.log(1.5) + 0.25 * math.log(0.5)
-    assert KDLoss()(outputs, targets).item() == pytest.approx(2 * one, abs=1e-6)
+    assert KLDivergence()(outputs, targets).item() == pytest.approx(2 * one, abs=1e-6)
 
 
 def test_gold_loss_ignores_padded_and_unseen_words():
@@ -71,7 +71,7 @@ def test_gold_loss_ignores_padded_and_unseen_words():
     outputs = {"slots": logits, "word_mask": torch.tensor([[True, True, False]])}
     tags = torch.tensor([[0, 1, 1]])  # the third word's tag is unreachable: it is masked, not a huge error
     expected = nn.functional.cross_entropy(logits[0, :2], tags[0, :2])
-    assert GoldLoss()(outputs, {"slots": tags}).item() == pytest.approx(expected.item(), abs=1e-6)
+    assert HardCrossEntropy()(outputs, {"slots": tags}).item() == pytest.approx(expected.item(), abs=1e-6)
 
 
 def test_teacher_and_student_with_different_tokenizers_agree_on_word_count():

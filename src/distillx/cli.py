@@ -14,9 +14,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from distillx.context import RunContext
 from distillx.errors import DistillxError
+from distillx.files import atomic_write_json, atomic_write_text
 from distillx.report.results import Results
 from distillx.track.sweep_callback import parent_run_id_for_job
-from distillx.train.checkpoint import atomic_write_json, atomic_write_text
 
 log = logging.getLogger("distillx")
 
@@ -48,6 +48,8 @@ def run(cfg: DictConfig, output_dir: Path, run_name: str, parent_run_id: str | N
         atomic_write_json(results.to_dict(), output_dir / "results.json")
         atomic_write_text(results.table() + "\n", output_dir / "results.md")
         tracker.log_metrics(results.metrics())
+        if results.notes:  # oracle translation, dev scored as test: visible beside the figures in the UI
+            tracker.set_tags({"distillx.notes": " | ".join(results.notes)[:5000]})
         tracker.log_artifact(output_dir / "results.json")
         tracker.log_artifact(output_dir / "results.md")
         for found in sorted((output_dir / "stages").glob("*/lr_range.*")):  # the LR range test's plot and choice

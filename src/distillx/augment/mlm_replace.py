@@ -40,7 +40,7 @@ class MLMReplacement:
         self.name_or_path, self.batch_size, self.seed, self.progress = name_or_path, batch_size, seed, progress
 
     def _load(self, ctx: RunContext) -> tuple[torch.nn.Module, object]:
-        path = self.name_or_path or ctx.mplm_path
+        path = self.name_or_path or ctx.models.mplm_path
         try:
             model, info = AutoModelForMaskedLM.from_pretrained(path, output_loading_info=True)
             tokenizer = AutoTokenizer.from_pretrained(path)

@@ -35,7 +35,6 @@ Layout of one entry ``<root>/<digest>/``::
 from __future__ import annotations
 
 import gc
-import hashlib
 import json
 import logging
 import os
@@ -56,6 +55,7 @@ import regex
 import distillx
 from distillx.data.schema import Example, Span, Splits
 from distillx.errors import DistillxError
+from distillx.files import canonical_json, code_fingerprint, digest, digest_lines, fsync_dir, fsync_tree, remove_stale
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -74,9 +74,6 @@ SEGMENTATION_LIBRARIES = ("pythainlp", "jieba", "fugashi", "unidic-lite", "regex
 """Packages whose version changes segmentation (dictionaries ship inside them)."""
 TOKENIZATION_LIBRARIES = ("tokenizers", "transformers")
 
-STALE_AFTER_S = 24 * 3600
-"""Leftover ``.build-*`` directories (a killed write) older than this are removed by the next write."""
-
 # The Example fields the columns hold; a field added to Example must be added here (checked on write).
 _EXAMPLE_FIELDS = ("id", "language", "text", "intent", "spans", "words", "slots", "text_pair", "pair_words")
 _SAFE_NAME = regex.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
@@ -84,29 +81,9 @@ _MANIFEST, _COUNTS, _ENCODING_DIR = "manifest.json", "counts.json", "encoding"
 
 
 # ---------------------------------------------------------------------------------------------------- keys
-def canonical_json(obj: Any) -> str:
-    """One spelling per value: sorted keys, no spaces, tuples as lists, paths and configs made plain."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain)
-
-
-def _plain(obj: Any) -> Any:
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, (set, frozenset)):
-        return sorted(obj, key=canonical_json)
-    try:  # an OmegaConf DictConfig/ListConfig (a Hydra config node), without importing omegaconf eagerly
-        from omegaconf import OmegaConf
-
-        if OmegaConf.is_config(obj):
-            return OmegaConf.to_container(obj, resolve=True)
-    except ImportError:  # pragma: no cover - omegaconf is a dependency
-        pass
-    raise TypeError(f"cache key: {type(obj).__name__} is not JSON-able ({obj!r:.80}); pass plain values")
-
-
 def key_digest(key: Mapping[str, Any]) -> str:
-    """The entry directory name of ``key``: the first 16 hex digits of the SHA-256 of its canonical JSON."""
-    return hashlib.sha256(canonical_json(key).encode("utf-8")).hexdigest()[:16]
+    """The entry directory name of ``key``: the digest of its canonical JSON."""
+    return digest(key)
 
 
 def fingerprint_files(paths: Iterable[str | Path]) -> list[tuple[str, int, int]]:
@@ -134,25 +111,6 @@ def fingerprint_files(paths: Iterable[str | Path]) -> list[tuple[str, int, int]]
 
 def _hidden(relative: Path) -> bool:
     return any(part.startswith(".") for part in relative.parts)
-
-
-def code_fingerprint(packages: Sequence[str] = ("distillx.data", "distillx.text")) -> str:
-    """SHA-256 (16 hex) of the Python sources of ``packages``: the readers, schema and segmentation code.
-
-    The distillx version alone does not change while the code does (a development checkout, a patched
-    reader), and a changed reader or aligner must not serve results of the old one. Hashing ~30 small files
-    takes about a millisecond.
-    """
-    digest = hashlib.sha256()
-    for name in packages:
-        module = __import__(name, fromlist=["__name__"])
-        base = Path(module.__file__).parent if module.__file__ else None
-        if base is None:  # pragma: no cover - namespace packages are not used by distillx
-            continue
-        for file in sorted(base.rglob("*.py")):
-            digest.update(f"{name}/{file.relative_to(base).as_posix()}\0".encode())
-            digest.update(file.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def library_versions(names: Iterable[str]) -> dict[str, str | None]:
@@ -189,15 +147,15 @@ def tokenizer_fingerprint(tokenizer: Any) -> str:
         remembered = None
     if remembered is not None and remembered[0] == wrapper:
         return remembered[1]
-    digest = hashlib.sha256()
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is not None:
-        digest.update(backend.to_str().encode("utf-8"))
+        parts = [backend.to_str()]
     else:
-        digest.update(canonical_json(sorted(tokenizer.get_vocab().items())).encode("utf-8"))
-        digest.update(canonical_json(sorted(tokenizer.get_added_vocab().items())).encode("utf-8"))
-    digest.update(canonical_json(wrapper).encode("utf-8"))
-    fingerprint = digest.hexdigest()[:16]
+        parts = [
+            canonical_json(sorted(tokenizer.get_vocab().items())),
+            canonical_json(sorted(tokenizer.get_added_vocab().items())),
+        ]
+    fingerprint = digest_lines([*parts, canonical_json(wrapper)])
     with suppress(TypeError):
         _TOKENIZER_FINGERPRINTS[tokenizer] = (wrapper, fingerprint)
     return fingerprint
@@ -212,8 +170,9 @@ def words_fingerprint(word_lists: Sequence[Sequence[str]]) -> str:
     Keying an encoding by its input itself (rather than by "train half of th") means a caller cannot get
     the encoding of other examples, whatever subset, order or augmentation it passes.
     """
-    blob = json.dumps(word_lists, ensure_ascii=False, separators=(",", ":"), default=list)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+    return digest_lines(
+        json.dumps(words, ensure_ascii=False, separators=(",", ":"), default=list) for words in word_lists
+    )
 
 
 def splits_key(
@@ -231,7 +190,7 @@ def splits_key(
         "segmenter": dict(segmenter),
         "files": fingerprint_files(files),
         "distillx": distillx.__version__,
-        "code": code_fingerprint(),
+        "code": code_fingerprint(("distillx.data", "distillx.text")),
         "libraries": library_versions(SEGMENTATION_LIBRARIES),
     }
 
@@ -309,8 +268,8 @@ def _cached(
     write: Callable[[Any, Path], dict[str, Any]],
 ) -> Any:
     key = json.loads(canonical_json(key))  # plain JSON values: what the manifest stores and is compared with
-    digest = key_digest(key)
-    entry = root / digest
+    name = key_digest(key)
+    entry = root / name
     manifest = _manifest(entry, key)
     if manifest is not None:
         try:
@@ -323,7 +282,7 @@ def _cached(
     value = build()
     try:
         root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".build-{digest}-", dir=root))
+        tmp = Path(tempfile.mkdtemp(prefix=f".build-{name}-", dir=root))
     except OSError as err:
         log.warning("preprocessing cache %s is not writable (%s); going on without it", root, err)
         return value
@@ -332,14 +291,14 @@ def _cached(
         _write_json(
             {"format": CACHE_FORMAT, "kind": key["kind"], "key": key, "created": time.time(), **extra}, tmp / _MANIFEST
         )
-        _fsync_tree(tmp)
+        fsync_tree(tmp)
         _publish(tmp, entry, key, replace=manifest is not None)
         log.log(logging.INFO if key["kind"] == "splits" else logging.DEBUG, "%s cached in %s", key["kind"], entry)
     except OSError as err:
         log.warning("could not write preprocessing cache entry %s (%s); going on without it", entry, err)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    _remove_stale(root)
+    remove_stale(root)
     return value
 
 
@@ -366,48 +325,11 @@ def _publish(tmp: Path, entry: Path, key: dict[str, Any], *, replace: bool) -> N
         os.rename(entry, aside / "old")
         os.rename(tmp, entry)
         shutil.rmtree(aside, ignore_errors=True)
-    _fsync_dir(entry.parent)
-
-
-def _remove_stale(root: Path) -> None:
-    """Remove leftovers of killed writes (``.build-*``, ``.stale-*``) older than :data:`STALE_AFTER_S`."""
-    cutoff = time.time() - STALE_AFTER_S
-    try:
-        for path in root.iterdir():
-            if path.name.startswith((".build-", ".stale-")) and path.stat().st_mtime < cutoff:
-                shutil.rmtree(path, ignore_errors=True)
-    except OSError:
-        pass
+    fsync_dir(entry.parent)
 
 
 def _write_json(obj: Any, path: Path) -> None:
     path.write_text(json.dumps(obj, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-def _fsync_tree(directory: Path) -> None:
-    """Flush every file to disk before the rename that publishes them: after a power cut, a published entry
-    must not turn out to hold empty files (rename is ordered before the data on some filesystems)."""
-    for dirpath, _dirs, files in os.walk(directory):
-        for name in files:
-            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        _fsync_dir(Path(dirpath))
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
 
 
 @contextmanager

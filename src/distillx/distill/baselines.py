@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import torch
+from torch import nn
 
-from distillx.context import RunContext, TaskModel
+from distillx.context import RunContext
 from distillx.distill import steps
 from distillx.distill.stages import predict, train_supervised
-from distillx.distill.teacher_cache import teacher_outputs
+from distillx.distill.teachers import stored_outputs
 from distillx.errors import DistillxError
+from distillx.models.factory import TaskModel
 from distillx.report.results import Results
 from distillx.report.scores import score
 
 
 def _needs_intent_only(ctx: RunContext, method: str) -> None:
-    if "slots" in ctx.heads:
+    if "slots" in ctx.labels.heads:
         raise DistillxError(
             f"method={method} needs dataset.task=intent: it would have to carry word-level tags through machine "
             "translation, which needs a word aligner distillx does not have"
@@ -25,13 +26,14 @@ class ZeroShot:
     """The step-1 mPLM evaluated directly on the target language (no student): what the mPLM's cross-lingual
     transfer gives before KD step 2 (Tables 4/5)."""
 
-    def __init__(self, temperature: float = 1.0, balanced: bool = False) -> None:
-        self.temperature = temperature
+    def __init__(self, supervised: nn.Module, kd: nn.Module, balanced: bool = False) -> None:
+        self.supervised = supervised
+        self.kd = kd
         self.balanced = balanced
 
     def run(self, ctx: RunContext) -> Results:
-        teacher = steps.source_model(ctx)
-        mplm = steps.kd_to_mplm(ctx, teacher, self.temperature, balanced=self.balanced)
+        teacher = steps.source_model(ctx, self.supervised)
+        mplm = steps.kd_to_mplm(ctx, teacher, self.kd, balanced=self.balanced)
         results = steps.new_results(ctx)
         steps.report(ctx, results, teacher, ctx.source)
         steps.report(ctx, results, mplm, ctx.source, ctx.target)
@@ -41,13 +43,14 @@ class ZeroShot:
 class GoldSupervised:
     """Reference, not label-free: step 1 is the mPLM trained on gold source labels; step 2 is FreeTransfer-X's."""
 
-    def __init__(self, temperature: float = 1.0) -> None:
-        self.temperature = temperature
+    def __init__(self, supervised: nn.Module, kd: nn.Module) -> None:
+        self.supervised = supervised
+        self.kd = kd
 
     def run(self, ctx: RunContext) -> Results:
-        teacher = steps.source_model(ctx)
-        mplm = steps.gold_mplm(ctx)
-        student = steps.kd_to_student(ctx, mplm, self.temperature)
+        teacher = steps.source_model(ctx, self.supervised)
+        mplm = steps.gold_mplm(ctx, self.supervised)
+        student = steps.kd_to_student(ctx, mplm, self.kd)
         results = steps.new_results(ctx)
         steps.report(ctx, results, teacher, ctx.source)
         steps.report(ctx, results, mplm, ctx.source, ctx.target)
@@ -60,17 +63,20 @@ class TranslateTest:
     """Two-pass inference: translate the target test set into the source language and classify it with the
     off-the-shelf source model."""
 
+    def __init__(self, supervised: nn.Module) -> None:
+        self.supervised = supervised
+
     def run(self, ctx: RunContext) -> Results:
         _needs_intent_only(ctx, "translate_test")
-        teacher = steps.source_model(ctx)
-        test = ctx.split(ctx.target, "test")
+        teacher = steps.source_model(ctx, self.supervised)
+        test = ctx.data.split(ctx.target, "test")
         in_source = steps.translated(ctx, test, ctx.target, ctx.source)
         results = steps.new_results(ctx)
         steps.report(ctx, results, teacher, ctx.source)
         two_pass = TaskModel(
             "translate_test", f"MT + {teacher.arch}", teacher.model, teacher.tokenizer, teacher.max_length
         )
-        reference = ctx.reference(test, f"{ctx.target} test")
+        reference = ctx.labels.reference(test, f"{ctx.target} test")
         results.add(two_pass, ctx.target, score(predict(ctx, teacher, in_source), **reference))
         return results
 
@@ -80,29 +86,30 @@ class TranslateTrainPseudo:
     predictions (hard pseudo-labels), and train the target student on it. The dev set is the source dev set
     translated and pseudo-labelled the same way, so no target label is read."""
 
+    def __init__(self, supervised: nn.Module) -> None:
+        self.supervised = supervised
+
     def run(self, ctx: RunContext) -> Results:
         _needs_intent_only(ctx, "translate_train_pseudo")
         src, tgt = ctx.source, ctx.target
-        teacher = steps.source_model(ctx)
-        _, corpus = ctx.halves(src)
-        dev = ctx.split(src, "dev")
-        stage_dir = ctx.stage_dir("translate_train_pseudo")
-
-        def pseudo(examples: list, name: str) -> torch.Tensor:
-            return teacher_outputs(ctx, teacher, examples, stage_dir / f"teacher_{name}_outputs.pt")["intent"]
-
-        train_labels, dev_labels = pseudo(corpus, "train").argmax(-1), pseudo(dev, "dev").argmax(-1)
+        teacher = steps.source_model(ctx, self.supervised)
+        _, corpus = ctx.data.halves(src)
+        dev = ctx.data.split(src, "dev")
+        pseudo_dir = ctx.store.stage("source_model_predictions", {"teacher": teacher.fingerprint}, shared=True)
+        with pseudo_dir.lock():
+            train_labels = stored_outputs(ctx, teacher, corpus, pseudo_dir.dir / "train.pt")["intent"].argmax(-1)
+            dev_labels = stored_outputs(ctx, teacher, dev, pseudo_dir.dir / "dev.pt")["intent"].argmax(-1)
         train_t, dev_t = steps.translated(ctx, corpus, src, tgt), steps.translated(ctx, dev, src, tgt)
-        student = ctx.small_model("student", tgt)
-        assert ctx.labels is not None
-        dev_reference = {"intents": [ctx.labels.labels[i] for i in dev_labels.tolist()]}
+        student = ctx.models.small_model("student", tgt)
+        assert ctx.labels.intents is not None
+        dev_reference = {"intents": [ctx.labels.intents.labels[i] for i in dev_labels.tolist()]}
         train_supervised(
             ctx,
             "translate_train_pseudo",
             student,
             train_t,
             dev_t,
-            ctx.cfg.student.lr,
+            self.supervised,
             labels={"intent": train_labels},
             dev_reference=dev_reference,
         )

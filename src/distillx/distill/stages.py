@@ -1,27 +1,59 @@
-"""The stages every method is composed of: supervised training (the simulated off-the-shelf source model,
-the gold reference), KD from a frozen teacher to a student over unlabeled text, and evaluation."""
+"""The stages every method is composed of: supervised training (the simulated off-the-shelf source model, gold or
+pseudo-label references), KD from frozen teachers to a student over unlabeled text, and evaluation.
+
+A stage optimises the objective its method's config gives it and lives in the stage store under a key made of
+everything it is built from (models, data, teachers' weights, objective, trainer), held under the stage's lock
+while it is built or read."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from distillx.context import RunContext, TaskModel
+from torch import nn
+
+from distillx.context import RunContext
 from distillx.data.schema import Example
-from distillx.distill.losses import GoldLoss, KDLoss
-from distillx.distill.teacher_cache import teacher_outputs
-from distillx.report.scores import Decoded, decode, headline, score
-from distillx.train.batching import Target
+from distillx.distill.teachers import Teachers, as_map, examples_digest, online_teacher, stored_outputs
+from distillx.files import digest_lines
+from distillx.models.factory import TaskModel
+from distillx.report.scores import Decoded, headline, score
+from distillx.store import Stage
+from distillx.train.batching import EncodedSet, Target
 from distillx.train.loop import StageResult
+
+SIMPLE = (bool, int, float, str, type(None))
+
+
+def describe(component: Any) -> Any:
+    """The settings of a configured component (objective, term, sampler) as plain values, for stage keys."""
+    if component is None:
+        return None
+    if isinstance(component, (list, tuple, nn.ModuleList)):
+        return [describe(c) for c in component]
+    settings = {k: v for k, v in vars(component).items() if not k.startswith("_") and k != "training"}
+    out: dict[str, Any] = {"type": f"{type(component).__module__}.{type(component).__qualname__}"}
+    for k, v in sorted(settings.items()):
+        out[k] = v if isinstance(v, SIMPLE) else list(v) if isinstance(v, (tuple, frozenset)) else None
+    children = getattr(component, "_modules", {})
+    for k, child in children.items():
+        out[k] = describe(child)
+    return out
+
+
+def targets_digest(targets: Mapping[str, Target]) -> str:
+    """The digest of label ids (gold or pseudo) per head, for the key of a stage trained on them."""
+    return digest_lines(f"{head}\t{row.tolist()}" for head in sorted(targets) for row in targets[head])
 
 
 def predict(ctx: RunContext, task_model: TaskModel, examples: list[Example]) -> Decoded:
     outputs = ctx.trainer.predict(task_model.model, ctx.encode(task_model, examples), desc=task_model.role)
-    return decode(outputs, ctx.labels, ctx.slot_labels)
+    return ctx.labels.decode(outputs)
 
 
 def evaluate(ctx: RunContext, task_model: TaskModel, examples: list[Example], where: str) -> dict[str, float]:
     """Accuracy / slot F1 / exact match against gold labels: evaluation only, never a training signal."""
-    return score(predict(ctx, task_model, examples), **ctx.reference(examples, where))
+    return score(predict(ctx, task_model, examples), **ctx.labels.reference(examples, where))
 
 
 def train_supervised(
@@ -30,82 +62,135 @@ def train_supervised(
     task_model: TaskModel,
     train: list[Example],
     dev: list[Example],
-    lr: float,
+    objective: nn.Module,
     *,
     labels: Mapping[str, Target] | None = None,
     dev_reference: Mapping[str, list] | None = None,
-    depends_on: Sequence[str] = (),
+    shared: bool = False,
 ) -> StageResult:
-    """Cross-entropy on label ids, best epoch by dev score (accuracy and/or slot F1).
-
-    The labels are the gold ones unless ``labels`` (train) and ``dev_reference`` (dev, as for ``score``) are
-    given, e.g. a teacher's pseudo-labels; ``depends_on`` shares the stage across runs (``ctx.stage_dir``)."""
-    data = ctx.encode(task_model, train).with_targets(labels or ctx.gold(train, f"{name} train"))
+    """Train on label ids (``objective``, e.g. hard cross-entropy), best epoch by dev score (accuracy and/or
+    slot F1). The labels are the gold ones unless ``labels`` (train) and ``dev_reference`` (dev, as for
+    ``score``) are given, e.g. a teacher's pseudo-labels; ``shared`` keeps the stage in the shared store."""
+    targets = labels if labels is not None else ctx.labels.gold(train, f"{name} train")
+    dev_reference = dev_reference if dev_reference is not None else ctx.labels.reference(dev, f"{name} dev")
+    stage = ctx.store.stage(
+        name,
+        {
+            "model": task_model.fingerprint,
+            "lr": task_model.lr,
+            "train": [examples_digest(train), targets_digest(targets)],
+            "dev": [examples_digest(dev), digest_lines(map(str, sorted(dev_reference.items())))],
+            "objective": describe(objective),
+            "trainer": ctx.trainer_key,
+        },
+        shared=shared,
+    )
+    data = ctx.encode(task_model, train).with_targets(targets)
     dev_inputs = ctx.encode(task_model, dev)
-    dev_reference = dev_reference or ctx.reference(dev, f"{name} dev")
 
     def dev_score(_: object) -> dict[str, float]:
         outputs = ctx.trainer.predict(task_model.model, dev_inputs, desc=task_model.role)
-        metrics = score(decode(outputs, ctx.labels, ctx.slot_labels), **dev_reference)
+        metrics = score(ctx.labels.decode(outputs), **dev_reference)
         return {f"dev_{k}": v for k, v in metrics.items()} | {"dev_score": headline(metrics)}
 
-    return ctx.trainer.fit(
+    with stage.lock():
+        return _fit(ctx, stage, task_model, data, objective, dev_score, "dev_score")
+
+
+def _fit(
+    ctx: RunContext,
+    stage: Stage,
+    task_model: TaskModel,
+    data: EncodedSet,
+    objective: nn.Module,
+    evaluate: Callable[[nn.Module], Mapping[str, float]],
+    select: str,
+    **options: Any,
+) -> StageResult:
+    """Train ``task_model`` in ``stage`` (held locked by the caller); the model is known by its checkpoint after."""
+    result = ctx.trainer.fit(
         task_model.model,
         data,
-        GoldLoss(),
-        evaluate=dev_score,
-        select="dev_score",
-        lr=lr,
-        stage_dir=ctx.stage_dir(name, depends_on),
+        objective,
+        evaluate=evaluate,
+        select=select,
+        lr=task_model.lr,
+        stage_dir=stage.dir,
         log_metrics=ctx.log_metrics,
-        name=name,
+        name=stage.name,
+        **options,
     )
+    task_model.weights = result.weights
+    return result
 
 
 def distill(
     ctx: RunContext,
     name: str,
-    teacher: TaskModel,
+    teachers: Teachers,
     student: TaskModel,
     train: list[Example],
     dev: list[Example],
-    lr: float,
-    temperature: float,
+    objective: nn.Module,
     *,
     teacher_inputs: list[Example] | None = None,
-    depends_on: Sequence[str] = (),
+    sampler: Any = None,
+    shared: bool = False,
 ) -> StageResult:
-    """KD from a frozen ``teacher`` to ``student`` on unlabeled ``train`` text (freetransfer-x.md §2.2.2),
-    sentence level and/or word level (at each word's first sub-word in both models' tokenizations).
+    """KD from frozen ``teachers`` (one, or one per language) to ``student`` on unlabeled ``train`` text
+    (freetransfer-x.md §2.2.2; mblm-multikd.md Eq. 4 with several), sentence level and/or word level (at each
+    word's first sub-word in both models' tokenizations), optimising ``objective``.
 
     ``teacher_inputs[i]`` is what the teacher reads for ``train[i]`` (default: the same utterance); language-
-    balanced distillation gives it the English original of a translated utterance (§2.3.1).
-    Label-free throughout: the best epoch is the one whose predictions on ``dev`` agree most with the
-    teacher's (intent agreement and/or slot F1 against the teacher's tags), and ``dev``'s gold labels are
-    never read."""
-    stage_dir = ctx.stage_dir(name, depends_on)
+    balanced distillation gives it the English original of a translated utterance (§2.3.1). ``sampler`` draws
+    the batches (one language per batch for several teachers or a multi-branch student).
+    Label-free throughout: the best epoch is the one whose predictions on ``dev`` agree most with the teachers'
+    (intent agreement and/or slot F1 against the teachers' tags), and ``dev``'s gold labels are never read."""
     teacher_inputs = train if teacher_inputs is None else teacher_inputs
     if len(teacher_inputs) != len(train):
         raise ValueError(f"stage {name}: {len(teacher_inputs)} teacher inputs for {len(train)} training utterances")
-    targets = teacher_outputs(ctx, teacher, teacher_inputs, stage_dir / "teacher_train_outputs.pt")
-    dev_teacher = decode(
-        teacher_outputs(ctx, teacher, dev, stage_dir / "teacher_dev_outputs.pt"), ctx.labels, ctx.slot_labels
+    routes = as_map(teachers)
+    stage = ctx.store.stage(
+        name,
+        {
+            "student": student.fingerprint,
+            "lr": student.lr,
+            "teachers": {lang: t.fingerprint for lang, t in sorted(routes.items())},
+            "train": examples_digest(train),
+            "teacher_inputs": examples_digest(teacher_inputs),
+            "dev": examples_digest(dev),
+            "objective": describe(objective),
+            "sampler": describe(sampler),
+            "trainer": ctx.trainer_key,
+        },
+        shared=shared,
     )
-    dev_inputs = ctx.encode(student, dev)  # tokenized once, scored every epoch
+    if hasattr(objective, "attach"):  # projections of intermediate matches live in the student (checkpointed)
+        objective.attach(student.model)
+    with stage.lock():
+        dev_teacher = ctx.labels.decode(stored_outputs(ctx, teachers, dev, stage.dir / "teacher_dev_outputs.pt"))
+        if getattr(objective, "needs_features", None):
+            targets: dict[str, Target] = {}
+            teacher_fn = online_teacher(ctx, teachers, teacher_inputs)
+        else:
+            targets = stored_outputs(ctx, teachers, teacher_inputs, stage.dir / "teacher_train_outputs.pt")
+            teacher_fn = None
+        dev_inputs = ctx.encode(student, dev)  # tokenized once, scored every epoch
 
-    def agreement(_: object) -> dict[str, float]:
-        outputs = ctx.trainer.predict(student.model, dev_inputs, desc=student.role)
-        metrics = score(decode(outputs, ctx.labels, ctx.slot_labels), dev_teacher.intents, dev_teacher.slots)
-        return {f"dev_teacher_{k}": v for k, v in metrics.items()} | {"dev_teacher_agreement": headline(metrics)}
+        def agreement(_: object) -> dict[str, float]:
+            outputs = ctx.trainer.predict(student.model, dev_inputs, desc=student.role)
+            metrics = score(ctx.labels.decode(outputs), dev_teacher.intents, dev_teacher.slots)
+            return {f"dev_teacher_{k}": v for k, v in metrics.items()} | {"dev_teacher_agreement": headline(metrics)}
 
-    return ctx.trainer.fit(
-        student.model,
-        ctx.encode(student, train).with_targets(targets),
-        KDLoss(temperature),
-        evaluate=agreement,
-        select="dev_teacher_agreement",
-        lr=lr,
-        stage_dir=stage_dir,
-        log_metrics=ctx.log_metrics,
-        name=name,
-    )
+        data = ctx.encode(student, train).with_targets(targets)
+        return _fit(
+            ctx,
+            stage,
+            student,
+            data,
+            objective,
+            agreement,
+            "dev_teacher_agreement",
+            sampler=sampler,
+            teacher=teacher_fn,
+        )

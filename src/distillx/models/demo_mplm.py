@@ -9,12 +9,8 @@ affects it, so later runs load it with ``from_pretrained`` like any other mPLM.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import random
-import shutil
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,8 +19,8 @@ import torch
 from tqdm.auto import tqdm
 from transformers import BertConfig, BertForMaskedLM, DataCollatorForLanguageModeling
 
+from distillx.files import atomic_write_json, build_once, code_fingerprint, digest, digest_lines
 from distillx.text.vocab import train_bpe
-from distillx.train.checkpoint import atomic_write_json
 from distillx.train.precision import autocast, resolve_device, resolve_precision
 
 log = logging.getLogger(__name__)
@@ -115,27 +111,21 @@ class DemoMPLMBuilder:
         self.progress = progress
 
     def key(self, corpus: Corpus, pivot: str) -> str:
-        digest = hashlib.sha256(json.dumps([self.settings, pivot], sort_keys=True).encode())
-        for lang in sorted(corpus):
-            for uid in sorted(corpus[lang]):
-                digest.update(f"{lang}\t{uid}\t{' '.join(corpus[lang][uid])}\n".encode())
-        return digest.hexdigest()[:16]
+        """Settings, pivot, the corpus text and the code that pre-trains: another of any is another model."""
+        text = digest_lines(
+            f"{lang}\t{uid}\t{' '.join(corpus[lang][uid])}" for lang in sorted(corpus) for uid in sorted(corpus[lang])
+        )
+        return digest([self.settings, pivot, text, code_fingerprint(("distillx.models.demo_mplm", "distillx.text"))])
 
     def ensure(self, corpus: Corpus, pivot: str = "en") -> Path:
-        """The model directory for ``corpus``: built on first use, then reused."""
+        """The model directory for ``corpus``: built on first use (once, however many jobs ask), then reused."""
         target = self.cache_dir / self.key(corpus, pivot)
-        if (target / "config.json").exists() and (target / "tokenizer.json").exists():
-            return target
-        log.info("pre-training the demo mPLM (MLM + TLM, %d steps) into %s", self.settings["steps"], target)
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=self.cache_dir))
-        try:
+
+        def build(tmp: Path) -> None:
+            log.info("pre-training the demo mPLM (MLM + TLM, %d steps) into %s", self.settings["steps"], target)
             self._build(corpus, pivot, tmp)
-            shutil.rmtree(target, ignore_errors=True)
-            tmp.rename(target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return target
+
+        return build_once(target, build, _complete, "the demo mPLM")
 
     def _build(self, corpus: Corpus, pivot: str, out: Path) -> None:
         s = self.settings
@@ -214,3 +204,7 @@ class DemoMPLMBuilder:
             },
             out / "build_info.json",
         )
+
+
+def _complete(directory: Path) -> bool:
+    return (directory / "config.json").exists() and (directory / "tokenizer.json").exists()

@@ -13,6 +13,8 @@ class Encoded:
 
     tokens: torch.Tensor
     sentence: torch.Tensor
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+    """With ``hidden_states=True``: the embedding output and each layer's output ``[B, T, H]``."""
 
 
 def masked_max(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

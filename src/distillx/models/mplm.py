@@ -72,7 +72,8 @@ class PretrainedEncoder(nn.Module):
         self.hidden_size = int(self.model.config.hidden_size)
         self.max_positions = int(getattr(self.model.config, "max_position_embeddings", 512))
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Encoded:
-        states = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, hidden_states: bool = False) -> Encoded:
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=hidden_states)
+        states = out.last_hidden_state
         sentence = states[:, 0] if self.pooling == "first" else masked_mean(states, attention_mask)
-        return Encoded(tokens=states, sentence=sentence)
+        return Encoded(tokens=states, sentence=sentence, hidden_states=out.hidden_states if hidden_states else None)

@@ -32,8 +32,14 @@ class TransformerEncoder(nn.Module):
         self.layers = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
         self.hidden_size = hidden_size
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Encoded:
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, hidden_states: bool = False) -> Encoded:
         x = self.project(self.embed(input_ids[:, : self.max_positions]))
         pad = ~attention_mask[:, : self.max_positions].bool()
-        states = self.layers(x, src_key_padding_mask=pad)
-        return Encoded(tokens=states, sentence=states[:, 0])
+        if not hidden_states:
+            states = self.layers(x, src_key_padding_mask=pad)
+            return Encoded(tokens=states, sentence=states[:, 0])
+        collected = [x]
+        for layer in self.layers.layers:  # the same computation as self.layers(...), keeping each layer's output
+            collected.append(layer(collected[-1], src_key_padding_mask=pad))
+        states = collected[-1]
+        return Encoded(tokens=states, sentence=states[:, 0], hidden_states=tuple(collected))

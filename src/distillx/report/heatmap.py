@@ -8,17 +8,15 @@ and changes no global matplotlib state of the process that calls it (a Hydra swe
 
 from __future__ import annotations
 
-import hashlib
 import math
-import os
 import re
-import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
+from distillx.files import atomic_write, digest
 from distillx.report.results import METRIC_NAMES
 
 ARCHS = ("transformer", "bilstm", "cnn")
@@ -86,7 +84,7 @@ class Grid:
         if self.setting:
             setting = _safe_name(self.setting)
             if len(setting) > 80:
-                setting = setting[:70] + "-" + hashlib.sha1(self.setting.encode()).hexdigest()[:8]
+                setting = setting[:70] + "-" + digest(self.setting)[:8]
             parts.append(setting)
         return _safe_name("_".join(p for p in parts if p))
 
@@ -292,19 +290,6 @@ def markdown(grid: Grid) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
-def _atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write via a temporary file in the same folder and rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def plot(grid: Grid, kind: Kind, path: Path) -> Path:
     """One annotated heatmap (cells in %, blank with ``—`` where no run, colour bar) saved as PNG at ``path``."""
     import numpy as np
@@ -348,7 +333,7 @@ def plot(grid: Grid, kind: Kind, path: Path) -> Path:
     ax.grid(which="minor", color="0.85", linewidth=0.8)
     ax.tick_params(which="minor", length=0)
     fig.tight_layout()
-    _atomic(path, lambda fh: fig.savefig(fh, format="png"))
+    atomic_write(path, lambda fh: fig.savefig(fh, format="png"))
     return path
 
 
@@ -357,7 +342,7 @@ def write(grid: Grid, out_dir: Path) -> list[Path]:
     out_dir = Path(out_dir)
     paths = [plot(grid, kind, out_dir / f"{grid.stem}_{kind}.png") for kind in ("score", "drop")]
     md = out_dir / f"{grid.stem}.md"
-    _atomic(md, lambda fh: fh.write(markdown(grid).encode("utf-8")))
+    atomic_write(md, lambda fh: fh.write(markdown(grid).encode("utf-8")))
     return [*paths, md]
 
 

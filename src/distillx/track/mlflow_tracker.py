@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from collections.abc import Iterator, Mapping
@@ -17,6 +16,7 @@ from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig, OmegaConf
 
 from distillx.errors import DistillxError
+from distillx.files import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -88,14 +88,6 @@ def resumable_run_id(client: MlflowClient, id_file: Path) -> str | None:
     return run_id
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a killed process never leaves a truncated id file behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def tags_batch(tags: Mapping[str, Any]) -> list[RunTag]:
     return [RunTag(key, str(value)[:MAX_TAG_VALUE_LENGTH]) for key, value in tags.items()]
 
@@ -158,7 +150,7 @@ class MlflowTracker:
         if run_id is None:
             experiment_id = get_or_create_experiment(client, self.uri, self.experiment)
             run_id = client.create_run(experiment_id, run_name=run_name).info.run_id
-            write_atomically(id_file, run_id)
+            atomic_write_text(run_id, id_file)
             logged: dict[str, str] = {}
         else:
             client.update_run(run_id, status="RUNNING")

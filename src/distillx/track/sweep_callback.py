@@ -21,6 +21,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Run
 from omegaconf import DictConfig
 
+from distillx.files import atomic_write_text
 from distillx.track.mlflow_tracker import (
     METRICS_PER_BATCH,
     get_or_create_experiment,
@@ -28,7 +29,6 @@ from distillx.track.mlflow_tracker import (
     resumable_run_id,
     sanitize_key,
     tags_batch,
-    write_atomically,
 )
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class MlflowSweepCallback(Callback):
             experiment_id = get_or_create_experiment(client, self.uri, self.experiment)
             name = f"{hydra_cfg.job.name}-sweep-{time.strftime('%Y%m%d-%H%M%S')}"
             run_id = client.create_run(experiment_id, run_name=name).info.run_id
-            write_atomically(id_file, run_id)
+            atomic_write_text(run_id, id_file)
         else:
             client.update_run(run_id, status="RUNNING")
         tags = {

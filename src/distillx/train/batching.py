@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -25,6 +26,8 @@ class EncodedSet:
     pad_id: int
     word_index: list[list[int]] | None = None
     targets: Mapping[str, Target] | None = None
+    languages: list[str] | None = None
+    """Each row's language code: batches of one language pass it to the model (the multi-branch student)."""
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -33,7 +36,7 @@ class EncodedSet:
         for head, rows in targets.items():
             if len(rows) != len(self.input_ids):
                 raise ValueError(f"{len(rows)} {head} targets for {len(self.input_ids)} inputs")
-        return EncodedSet(self.input_ids, self.pad_id, self.word_index, dict(targets))
+        return EncodedSet(self.input_ids, self.pad_id, self.word_index, dict(targets), self.languages)
 
 
 def _pad_rows(rows: list[list[int]], value: int) -> torch.Tensor:
@@ -44,16 +47,20 @@ def _pad_rows(rows: list[list[int]], value: int) -> torch.Tensor:
     return out
 
 
-def collate(data: EncodedSet, indices: list[int], device: torch.device) -> dict[str, torch.Tensor]:
-    """Model inputs for the selected rows, padded to their longest member."""
+def collate(data: EncodedSet, indices: list[int], device: torch.device) -> dict[str, Any]:
+    """Model inputs for the selected rows, padded to their longest member; ``language`` when they share one."""
     rows = [data.input_ids[i] for i in indices]
     ids = _pad_rows(rows, data.pad_id)
     mask = torch.zeros_like(ids)
     for i, row in enumerate(rows):
         mask[i, : len(row)] = 1
-    batch = {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
+    batch: dict[str, Any] = {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
     if data.word_index is not None:
         batch["word_index"] = _pad_rows([data.word_index[i] for i in indices], -1).to(device)
+    if data.languages is not None:
+        codes = {data.languages[i] for i in indices}
+        if len(codes) == 1:
+            batch["language"] = codes.pop()
     return batch
 
 

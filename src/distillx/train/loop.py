@@ -18,30 +18,21 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from distillx.errors import DistillxError
-from distillx.train.batching import (
-    WORD_LEVEL,
-    EncodedSet,
-    Target,
-    bucketed_batches,
-    collate,
-    collate_targets,
-    sequential_batches,
-)
-from distillx.train.checkpoint import (
-    atomic_torch_save,
-    atomic_write_json,
-    frozen_fingerprint,
-    load_weights,
-    read_json,
-    restore_weights,
-    weights_state,
-)
+from distillx.files import atomic_torch_save, atomic_write_json, file_digest, read_json
+from distillx.train.batching import WORD_LEVEL, EncodedSet, Target, collate, collate_targets, sequential_batches
+from distillx.train.checkpoint import frozen_fingerprint, load_weights, restore_weights, weights_state
 from distillx.train.lr_range import RULES, lr_range_test, plot_lr_range
 from distillx.train.precision import autocast, grad_scaler, resolve_device, resolve_precision
+from distillx.train.sampling import MixedBatches
 
 log = logging.getLogger(__name__)
 
-LossFn = Callable[[Mapping[str, torch.Tensor], Mapping[str, torch.Tensor]], torch.Tensor]
+LossFn = Callable[..., "torch.Tensor | tuple[torch.Tensor, Mapping[str, float]]"]
+"""An objective: ``(student outputs, targets, model=...)`` -> loss, or (loss, each term's value for the log)."""
+TeacherFn = Callable[[list[int], "str | None"], Mapping[str, torch.Tensor]]
+"""A teacher run on the fly: ``(row indices, batch language)`` -> its outputs for those rows (features included)."""
+Sampler = Any
+"""Draws an epoch's batches: ``epoch(lengths, languages, batch_size, generator)`` (see :mod:`.sampling`)."""
 Evaluate = Callable[[nn.Module], Mapping[str, float]]
 LogMetrics = Callable[[Mapping[str, float], int], None]
 
@@ -81,6 +72,7 @@ class StageResult:
     epochs_run: int
     history: list[dict[str, float]] = field(default_factory=list)
     seconds: float = 0.0  # wall time of the epochs (training + evaluation) summed over resumes; 0: not recorded
+    weights: str | None = None  # digest of the best checkpoint: what a model trained here is known by
 
 
 def linear_schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup_ratio: float):
@@ -164,8 +156,16 @@ class Trainer:
         stage_dir: Path,
         log_metrics: LogMetrics,
         name: str,
+        *,
+        sampler: Sampler | None = None,
+        teacher: TeacherFn | None = None,
     ) -> StageResult:
         """Train ``model`` on ``train`` and leave it holding the weights of the best epoch by ``select``.
+
+        ``loss_fn`` compares the model's outputs with the batch's rows of ``train.targets`` (stored teacher outputs
+        or label ids), merged with what ``teacher`` computes for the batch when a teacher runs on the fly.
+        ``sampler`` draws each epoch's batches (default: length-bucketed batches of mixed languages); a batch of
+        one language passes its code to the model (``language=``) and to ``teacher``.
 
         A finished stage (``done.json`` present) is not run again: its best weights are loaded. An
         unfinished one continues from ``last.pt``. With ``lr_range_test.enabled`` a fresh stage replaces ``lr``
@@ -180,7 +180,8 @@ class Trainer:
         if done_path.exists():
             load_weights(model, best_path, self.device)
             log.info("stage %s already finished in %s: loaded its best checkpoint", name, stage_dir)
-            return StageResult(**read_json(done_path))
+            done = {k: v for k, v in read_json(done_path).items() if k != "weights"}
+            return StageResult(**done, weights=file_digest(best_path))
         if train.targets is None:
             raise ValueError(f"stage {name}: training data has no targets")
 
@@ -204,19 +205,31 @@ class Trainer:
 
         lengths = [len(r) for r in train.input_ids]
         targets = train.targets
+        sampler = sampler if sampler is not None else MixedBatches(self.bucket_batches)
+        features = bool(getattr(loss_fn, "needs_features", None))  # intermediate matches: hidden states too
         while state["epoch"] < self.epochs and not self._patience_spent(state):
             epoch = state["epoch"] + 1
             started = time.monotonic()
             generator = torch.Generator().manual_seed(self.seed * 1000 + epoch)
-            batches = bucketed_batches(lengths, self.batch_size, generator, self.bucket_batches)
+            batches = sampler.epoch(lengths, train.languages, self.batch_size, generator)
             model.train()
             total, seen = 0.0, 0
+            parts: dict[str, float] = {}
             bar = tqdm(batches, desc=f"{name} epoch {epoch}/{self.epochs}", leave=False, disable=not self.progress)
             for idx in bar:
                 batch = collate(train, idx, self.device)
+                language = batch.get("language")
+                batch_targets = collate_targets(targets, idx, self.device)
+                if teacher is not None:
+                    with torch.no_grad(), autocast(self.device, self.precision):
+                        batch_targets.update(teacher(idx, language))
                 with autocast(self.device, self.precision):
-                    outputs = model(**batch)
-                loss = loss_fn(outputs, collate_targets(targets, idx, self.device))
+                    outputs = model(**batch, features=True) if features else model(**batch)
+                loss = loss_fn(outputs, batch_targets, model=model)
+                if isinstance(loss, tuple):
+                    loss, terms = loss
+                    for term, value in terms.items():
+                        parts[term] = parts.get(term, 0.0) + value * len(idx)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 if self.max_grad_norm:
@@ -230,6 +243,7 @@ class Trainer:
                 bar.set_postfix(loss=f"{total / seen:.4f}")
             metrics = {
                 "train_loss": total / max(1, seen),
+                **{f"train_{term}": value / max(1, seen) for term, value in parts.items()},
                 "lr": scheduler.get_last_lr()[0],
                 **evaluate(model),
             }
@@ -270,6 +284,7 @@ class Trainer:
         last_path.unlink(missing_ok=True)  # the best weights are kept; the resume state is no longer needed
         if state["best_epoch"] != state["epoch"]:  # else the model already holds them
             load_weights(model, best_path, self.device)
+        result.weights = file_digest(best_path)
         return result
 
     def _initial_lr(

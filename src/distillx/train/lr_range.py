@@ -15,8 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from distillx.files import atomic_write
 from distillx.train.batching import EncodedSet, bucketed_batches, collate, collate_targets
-from distillx.train.checkpoint import _atomic
 from distillx.train.precision import autocast, grad_scaler
 
 RULES = ("min_div10", "steepest")
@@ -26,7 +26,7 @@ problem ``min_div10`` picked a LR that trained well in 18 of 18 sweeps, ``steepe
 lagging moving average often peaks too early (noise) or too late (the average trails the raw loss by dozens of
 steps, i.e. by a decade or more of LR)."""
 
-LossFn = Callable[[Mapping[str, torch.Tensor], Mapping[str, torch.Tensor]], torch.Tensor]
+LossFn = Callable[..., "torch.Tensor | tuple[torch.Tensor, Mapping[str, float]]"]
 
 
 @dataclass
@@ -141,7 +141,9 @@ def lr_range_test(
                 idx = next(batches)
                 with autocast(device, precision):
                     outputs = model(**collate(data, idx, device))
-                loss = loss_fn(outputs, collate_targets(data.targets, idx, device))
+                loss = loss_fn(outputs, collate_targets(data.targets, idx, device), model=model)
+                if isinstance(loss, tuple):  # an objective: (loss, each term's value)
+                    loss = loss[0]
                 value = loss.item()
                 if not math.isfinite(value):
                     break
@@ -189,4 +191,4 @@ def plot_lr_range(result: LRRangeResult, path: Path) -> None:
     ax.set_title(f"LR range test ({result.rule})")
     ax.legend()
     fig.tight_layout()
-    _atomic(Path(path), lambda fh: fig.savefig(fh, format="png"))
+    atomic_write(Path(path), lambda fh: fig.savefig(fh, format="png"))

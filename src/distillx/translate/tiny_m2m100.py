@@ -11,11 +11,7 @@ M2M-100's special-token ids and ``__xx__`` language tokens, so
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,7 +19,7 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import M2M100Config, M2M100ForConditionalGeneration, PreTrainedTokenizerFast
 
-from distillx.train.checkpoint import atomic_write_json
+from distillx.files import atomic_write_json, build_once, code_fingerprint, digest
 
 log = logging.getLogger(__name__)
 
@@ -80,23 +76,19 @@ class TinyM2M100Builder:
         }
 
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(self.settings, sort_keys=True).encode()).hexdigest()[:16]
+        return digest([self.settings, code_fingerprint(("distillx.translate.tiny_m2m100",))])
 
     def ensure(self) -> Path:
-        """The model directory: built on first use (into a temp dir renamed into place), then reused."""
+        """The model directory: built on first use (once, under a lock, renamed into place), then reused."""
         target = self.cache_dir / self.key()
-        if (target / "config.json").exists() and (target / "tokenizer.json").exists():
-            return target
-        log.info("building a tiny random M2M-100 (plumbing only, random output) into %s", target)
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=self.cache_dir))
-        try:
+
+        def build(tmp: Path) -> None:
+            log.info("building a tiny random M2M-100 (plumbing only, random output) into %s", target)
             self._build(tmp)
-            shutil.rmtree(target, ignore_errors=True)
-            tmp.rename(target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return target
+
+        return build_once(
+            target, build, lambda d: (d / "config.json").exists() and (d / "tokenizer.json").exists(), "tiny M2M-100"
+        )
 
     def tokenizer(self) -> PreTrainedTokenizerFast:
         s = self.settings

@@ -113,6 +113,11 @@ class Reader:
     def read(self, language: str) -> Splits:
         raise NotImplementedError
 
+    def test_is_dev(self, language: str) -> bool:
+        """True where the copy has no test split for ``language`` and ``test`` is its dev set again: results
+        scored on it must say so."""
+        return False
+
     def uid(self, language: str, split: str, key: str | int) -> str:
         """Parallel datasets share ids across languages; the others prefix the language so ids never collide."""
         return f"{split}:{key}" if self.parallel else f"{language}:{split}:{key}"

@@ -82,6 +82,9 @@ class WikiannDataset(Reader):
     ) -> None:
         super().__init__(path, task, on_error, resegment)
 
+    def test_is_dev(self, language: str) -> bool:
+        return language not in LABELED_TEST
+
     def read(self, language: str) -> Splits:
         splits = {split: self._file(language, split) for split in ("train", "dev")}
         splits["test"] = self._file(language, "test") if language in LABELED_TEST else list(splits["dev"])
