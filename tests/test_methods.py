@@ -39,7 +39,7 @@ def spy_gold(monkeypatch):
 ALLOWED = (
     PREPARING,  # parsing, re-tagging and caching the files
     "label set of the source model",
-    "source split into annotated and unannotated halves",
+    "en train split into halves balanced by label",  # the source language only
     "source_model train",
     "source_model dev",
 )

@@ -24,7 +24,8 @@ def annotated_halves(
         raise DistillxError(f"split.annotated_fraction must be in (0, 1), got {fraction}")
     groups: dict[str, list[int]] = defaultdict(list)
     if stratify:
-        with reading_labels("source split into annotated and unannotated halves"):
+        language = examples[0].language if examples else "?"
+        with reading_labels(f"{language} train split into halves balanced by label"):
             for i, ex in enumerate(examples):
                 groups[str(ex.intent)].append(i)
     else:
