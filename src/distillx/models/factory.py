@@ -145,8 +145,9 @@ class ModelFactory:
 
     def mplm_model(self) -> TaskModel:
         spec = self.roles["mplm"]
+        path = self.mplm_path  # first: building the demo mPLM draws from the global RNG
         torch.manual_seed(self.seed)
-        encoder = instantiate(spec.encoder)(name_or_path=self.mplm_path)
+        encoder = instantiate(spec.encoder)(name_or_path=path)
         model = self._with_heads(encoder, spec.dropout)
         max_length = min(self.max_length, encoder.max_positions)
         arch = "demo-mplm" if spec.build is not None else Path(self.mplm_path).name
