@@ -378,3 +378,13 @@ def test_mtop_thai_through_the_cache_matches_a_fresh_segmentation(tmp_path):
         assert [ex.words for ex in first] == [fresh(ex.text) for ex in first]
         assert all(len(ex.slots) == len(ex.words) for ex in first)
     assert any(ex.spans for ex in cached["train"][:50])
+
+
+def test_tokenizer_fingerprint_ignores_the_truncation_an_encoding_call_leaves_behind(tmp_path):
+    """Stage keys hold the fingerprint: it must be the same before and after the tokenizer has encoded text."""
+    from distillx.text.vocab import load_vocab, save_vocab, train_bpe
+
+    save_vocab(train_bpe([["hello", "world"], ["hello", "there"]] * 50, vocab_size=100), tmp_path / "vocab")
+    fresh, used = load_vocab(tmp_path / "vocab"), load_vocab(tmp_path / "vocab")  # two objects: no memo shared
+    used(["hello", "world"], is_split_into_words=True, truncation=True, max_length=8)
+    assert tokenizer_fingerprint(fresh) == tokenizer_fingerprint(used)

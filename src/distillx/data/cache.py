@@ -149,7 +149,12 @@ def tokenizer_fingerprint(tokenizer: Any) -> str:
         return remembered[1]
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is not None:
-        parts = [backend.to_str()]
+        pipeline = json.loads(backend.to_str())
+        # Truncation and padding are settings an encoding call leaves behind on the backend, not the tokenizer:
+        # without dropping them, one tokenizer would change its fingerprint once it has encoded something.
+        pipeline.pop("truncation", None)
+        pipeline.pop("padding", None)
+        parts = [canonical_json(pipeline)]
     else:
         parts = [
             canonical_json(sorted(tokenizer.get_vocab().items())),
