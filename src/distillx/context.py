@@ -45,7 +45,12 @@ class RunContext:
                 raise DistillxError(
                     f"{role}={code}: dataset {reader.name} has no {code!r}; choose one of {', '.join(reader.languages)}"
                 )
-        languages = {**(cfg.mplm.get("languages") or {}), self.source: cfg.source, self.target: cfg.language}
+        languages = {
+            **(cfg.get("languages") or {}),  # the catalog (conf/languages/all.yaml)
+            **(cfg.mplm.get("languages") or {}),
+            self.source: cfg.source,
+            self.target: cfg.language,
+        }
         cache_dir = Path(cfg.cache_dir).expanduser()
         self.data = DataPipeline(
             reader,
