@@ -10,6 +10,9 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, open_dict
 
+from distillx.data.schema import Example
+from distillx.labels import label_purpose
+
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
 SHARED = REPO.parent / "shared"
@@ -59,3 +62,24 @@ def compose_config(overrides: list[str], tmp_path: Path, cache_dir: Path | None 
 def shared_cache(tmp_path_factory) -> Path:
     """One cache dir per test session, so the tiny demo mPLM is pre-trained once."""
     return tmp_path_factory.mktemp("distillx-cache")
+
+
+@pytest.fixture
+def spy_gold(monkeypatch):
+    """Records every read of a gold label (``Example.intent`` / ``Example.slots``, however it is made) with the
+    purpose the code declared for it (``distillx.labels.reading_labels``; None when undeclared)."""
+    reads: list[str | None] = []
+
+    def audited(name: str) -> property:
+        def get(self):
+            reads.append(label_purpose())
+            return self.__dict__[name]
+
+        def put(self, value):
+            self.__dict__[name] = value
+
+        return property(get, put)
+
+    for name in ("intent", "slots"):
+        monkeypatch.setattr(Example, name, audited(name), raising=False)
+    return reads

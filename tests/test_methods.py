@@ -10,31 +10,7 @@ from conftest import SHARED, TINY, compose_config
 
 from distillx.cli import run
 from distillx.data.pipeline import PREPARING
-from distillx.data.schema import Example
 from distillx.errors import DistillxError
-from distillx.labels import label_purpose
-
-
-@pytest.fixture
-def spy_gold(monkeypatch):
-    """Records every read of a gold label (``Example.intent`` / ``Example.slots``, however it is made) with the
-    purpose the code declared for it (``distillx.labels.reading_labels``; None when undeclared)."""
-    reads: list[str | None] = []
-
-    def audited(name: str) -> property:
-        def get(self):
-            reads.append(label_purpose())
-            return self.__dict__[name]
-
-        def put(self, value):
-            self.__dict__[name] = value
-
-        return property(get, put)
-
-    for name in ("intent", "slots"):
-        monkeypatch.setattr(Example, name, audited(name), raising=False)
-    return reads
-
 
 ALLOWED = (
     PREPARING,  # parsing, re-tagging and caching the files

@@ -82,10 +82,11 @@ def main(cfg: DictConfig) -> float:
             raise
         print(f"distillx: error: {cause}", file=sys.stderr)
         sys.exit(2)
-    print(f"\n{cfg.source.name} -> {cfg.language.name}: test scores (%)\n\n{results.table()}")
+    title = results.title or f"{cfg.source.name} -> {cfg.language.name}: test scores (%)"
+    print(f"\n{title}\n\n{results.table()}")
     print(f"\noutputs: {output_dir}   compare runs: make ui")
     log.debug("config:\n%s", OmegaConf.to_yaml(cfg))
-    return results.value("student", results.target)
+    return results.sweep_value()
 
 
 if __name__ == "__main__":

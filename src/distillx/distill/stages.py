@@ -66,6 +66,7 @@ def train_supervised(
     *,
     labels: Mapping[str, Target] | None = None,
     dev_reference: Mapping[str, list] | None = None,
+    sampler: Any = None,
     shared: bool = False,
 ) -> StageResult:
     """Train on label ids (``objective``, e.g. hard cross-entropy), best epoch by dev score (accuracy and/or
@@ -81,6 +82,7 @@ def train_supervised(
             "train": [examples_digest(train), targets_digest(targets)],
             "dev": [examples_digest(dev), digest_lines(map(str, sorted(dev_reference.items())))],
             "objective": describe(objective),
+            "sampler": describe(sampler),
             "trainer": ctx.trainer_key,
         },
         shared=shared,
@@ -94,7 +96,7 @@ def train_supervised(
         return {f"dev_{k}": v for k, v in metrics.items()} | {"dev_score": headline(metrics)}
 
     with stage.lock():
-        return _fit(ctx, stage, task_model, data, objective, dev_score, "dev_score")
+        return _fit(ctx, stage, task_model, data, objective, dev_score, "dev_score", sampler=sampler)
 
 
 def _fit(

@@ -8,7 +8,7 @@ both, so nothing computed by another model is ever served for this one."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -112,6 +112,34 @@ class ModelFactory:
         return tokenizer
 
     # ------------------------------------------------------------------ models
+    def model(self, role: str, language: str, languages: Sequence[str] = ()) -> TaskModel:
+        """The ``role``'s model for ``language``: from scratch over that language's BPE vocabulary, or (a role whose
+        config says ``base: mplm``) built on the mPLM's weights and tokenizer, e.g. the multilingual student or MBLM
+        (given the supervised ``languages`` for its branches)."""
+        if self.roles[role].get("base") == "mplm":
+            return self.pretrained_model(role, languages)
+        return self.small_model(role, language)
+
+    def pretrained_model(self, role: str, languages: Sequence[str] = ()) -> TaskModel:
+        """A ``role`` model on the mPLM (its weights, tokenizer and length limit) with the run's heads."""
+        spec = self.roles[role]
+        path = self.mplm_path  # first: building the demo mPLM draws from the global RNG
+        torch.manual_seed(self.seed)
+        build = instantiate(spec.encoder)
+        branched = getattr(getattr(build, "func", build), "by_language", False)
+        encoder = build(name_or_path=path, languages=list(languages)) if branched else build(name_or_path=path)
+        model = self._with_heads(encoder, spec.dropout)
+        tokenizer = load_tokenizer(path)
+        max_length = min(self.max_length, encoder.max_positions)
+        arch = spec.encoder._target_.rsplit(".", 1)[-1].removesuffix("Encoder")
+        identity = self._identity(role, spec, tokenizer, base=self._mplm_base)
+        identity |= {"max_length": max_length, "languages": list(languages) if branched else None}
+        return TaskModel(role, f"{arch} ({self._mplm_name})", model, tokenizer, max_length, float(spec.lr), identity)
+
+    @property
+    def _mplm_name(self) -> str:
+        return "demo-mplm" if self.roles["mplm"].build is not None else Path(self.mplm_path).name
+
     def small_model(self, role: str, language: str) -> TaskModel:
         """A from-scratch ``teacher`` or ``student`` over ``language``'s BPE vocabulary."""
         spec = self.roles[role]
@@ -150,7 +178,7 @@ class ModelFactory:
         encoder = instantiate(spec.encoder)(name_or_path=path)
         model = self._with_heads(encoder, spec.dropout)
         max_length = min(self.max_length, encoder.max_positions)
-        arch = "demo-mplm" if spec.build is not None else Path(self.mplm_path).name
+        arch = self._mplm_name
         if spec.encoder.random_init:
             arch += " (random init)"
         tokenizer = load_tokenizer(self.mplm_path)

@@ -24,6 +24,11 @@ class Results:
     majority: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     """Caveats a reader of the table must see (e.g. oracle translation)."""
+    title: str = ""
+    """What the table shows, for its heading (default: source -> target)."""
+    groups: dict[str, list[str]] = field(default_factory=dict)
+    """Languages by group for multilingual methods: ``supervised`` and ``zero-shot`` (mblm-multikd.md Table 3);
+    the table and the metrics then carry AVG(S), AVG(Z) and AVG(A)."""
 
     def add(self, model: _Named, language: str, metrics: dict[str, float]) -> None:
         self.models[model.role] = model.arch
@@ -36,7 +41,7 @@ class Results:
 
     @property
     def languages(self) -> list[str]:
-        ordered = [self.source, self.target]
+        ordered = [lang for group in self.groups.values() for lang in group] or [self.source, self.target]
         extra = sorted({lang for s in self.scores.values() for lang in s} - set(ordered))
         return list(dict.fromkeys(ordered + extra))
 
@@ -60,7 +65,37 @@ class Results:
         }
         if "accuracy" in self.metric_names:
             out.update({f"test/majority_class/{lang}/accuracy": v for lang, v in self.majority.items()})
+        for role, per_avg in self.averages().items():
+            out.update(
+                {
+                    f"test/{role}/{name}/{metric}": v
+                    for name, metrics in per_avg.items()
+                    for metric, v in metrics.items()
+                }
+            )
         return out
+
+    def averages(self) -> dict[str, dict[str, dict[str, float]]]:
+        """``averages[role][avg_s|avg_z|avg_a][metric]``: means over the supervised, zero-shot and all languages
+        a role has scores for (empty without ``groups``)."""
+        if not self.groups:
+            return {}
+        sets = {f"avg_{name[0]}": langs for name, langs in self.groups.items()}
+        sets["avg_a"] = [lang for langs in self.groups.values() for lang in langs]
+        out: dict[str, dict[str, dict[str, float]]] = {}
+        for role, per_lang in self.scores.items():
+            for name, langs in sets.items():
+                for metric in self.metric_names:
+                    values = [per_lang[lang][metric] for lang in langs if metric in per_lang.get(lang, {})]
+                    if values and len(values) == len(langs):
+                        out.setdefault(role, {}).setdefault(name, {})[metric] = sum(values) / len(values)
+        return out
+
+    def sweep_value(self) -> float:
+        """What a sweep optimises: the student's AVG(A) for multilingual methods, else its target-language score."""
+        if self.groups:
+            return self.averages().get("student", {}).get("avg_a", {}).get(self.headline, float("nan"))
+        return self.value("student", self.target)
 
     def value(self, role: str, language: str, metric: str | None = None) -> float:
         return self.scores.get(role, {}).get(language, {}).get(metric or self.headline, float("nan"))
@@ -73,6 +108,7 @@ class Results:
             "scores": self.scores,
             "majority_class": self.majority,
             "notes": self.notes,
+            **({"groups": self.groups, "averages": self.averages()} if self.groups else {}),
         }
 
     def table(self) -> str:
@@ -87,14 +123,24 @@ class Results:
             lines = [f"**{METRIC_NAMES[metric]}**", "", "| language | " + " | ".join(cols) + " |"]
             lines.append("|---" * (len(cols) + 1) + "|")
             for lang in self.languages:
-                tag = " (source)" if lang == self.source else " (target)" if lang == self.target else ""
                 cells = [_pct(self.scores[role].get(lang, {}).get(metric)) for role in roles]
                 if with_majority:
                     cells.append(_pct(self.majority.get(lang)))
-                lines.append(f"| {lang}{tag} | " + " | ".join(cells) + " |")
+                lines.append(f"| {lang}{self._tag(lang)} | " + " | ".join(cells) + " |")
+            averages = self.averages()
+            for name in ("avg_s", "avg_z", "avg_a") if averages else ():
+                cells = [_pct(averages.get(role, {}).get(name, {}).get(metric)) for role in roles]
+                cells += [""] if with_majority else []
+                lines.append(f"| **AVG({name[-1].upper()})** | " + " | ".join(cells) + " |")
             blocks.append("\n".join(lines))
         blocks += [f"Note: {note}" for note in self.notes]
         return "\n\n".join(blocks)
+
+    def _tag(self, lang: str) -> str:
+        for name, langs in self.groups.items():
+            if lang in langs:
+                return f" ({name})"
+        return " (source)" if lang == self.source else " (target)" if lang == self.target else ""
 
 
 def _pct(value: float | None) -> str:

@@ -1,0 +1,160 @@
+"""Multilingual distillation from several language teachers (mblm-multikd.md): MultiKD and its baselines MonoKD
+and MultiTrain. One multilingual student (the mPLM, or MBLM with ``student=mblm``) learns the supervised
+languages and is scored on every language of the dataset, supervised and zero-shot, with AVG(S)/AVG(Z)/AVG(A).
+
+Teachers are the mPLM fine-tuned on each supervised language's labeled train split (monolingual PLMs cannot be
+had offline), one shared stage per language. Every step of the student's training draws a language and a batch of
+it (``sampler``; uniform in the paper) and distils that language's teacher (Eq. 1-4)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from torch import nn
+
+from distillx.context import RunContext
+from distillx.data.schema import Example
+from distillx.distill.stages import distill, evaluate, train_supervised
+from distillx.errors import DistillxError
+from distillx.models.factory import TaskModel
+from distillx.report.results import Results
+
+
+class Multilingual:
+    """What the three methods share: the languages, the per-language teachers, the student, the report."""
+
+    def __init__(
+        self,
+        supervised: Sequence[str],
+        zero_shot: Sequence[str] | None = None,
+        sampler: Any = None,
+        objective: nn.Module | None = None,
+        kd: nn.Module | None = None,
+    ) -> None:
+        if not supervised:
+            raise DistillxError("method.supervised is empty: name the supervised (labeled) languages, e.g. [en,fr,zh]")
+        self.supervised = list(dict.fromkeys(supervised))
+        self.zero_shot = None if zero_shot is None else [lang for lang in zero_shot if lang not in self.supervised]
+        self.sampler = sampler
+        self.objective = objective
+        self.kd = kd
+
+    def languages(self, ctx: RunContext) -> dict[str, list[str]]:
+        available = ctx.data.reader.languages
+        missing = [lang for lang in self.supervised + (self.zero_shot or []) if lang not in available]
+        if missing:
+            raise DistillxError(
+                f"method languages {missing}: dataset {ctx.data.reader.name} has only {', '.join(available)}"
+            )
+        zero = self.zero_shot if self.zero_shot is not None else [x for x in available if x not in self.supervised]
+        return {"supervised": self.supervised, "zero-shot": zero}
+
+    def train(self, ctx: RunContext, languages: Sequence[str]) -> list[Example]:
+        return [ex for lang in languages for ex in ctx.data.split(lang, "train")]
+
+    def dev(self, ctx: RunContext, languages: Sequence[str]) -> list[Example]:
+        return [ex for lang in languages for ex in ctx.data.split(lang, "dev")]
+
+    def teachers(self, ctx: RunContext, languages: Sequence[str]) -> dict[str, TaskModel]:
+        """The mPLM fine-tuned on each language's labeled train split, best epoch by that language's dev score."""
+        if self.objective is None:
+            raise DistillxError("method.objective is not set: the teachers' fine-tuning objective (hard_ce)")
+        teachers = {}
+        for lang in languages:
+            teacher = ctx.models.mplm_model()
+            teacher.role = "teachers"
+            train_supervised(
+                ctx,
+                f"teacher_{lang}",
+                teacher,
+                ctx.data.split(lang, "train"),
+                ctx.data.split(lang, "dev"),
+                self.objective,
+                shared=True,
+            )
+            teachers[lang] = teacher
+        return teachers
+
+    def student(self, ctx: RunContext) -> TaskModel:
+        spec = ctx.cfg.student
+        if spec.get("base") != "mplm":
+            raise DistillxError(
+                "multilingual methods train a multilingual student on the mPLM: choose student=mplm or student=mblm"
+            )
+        return ctx.models.model("student", ctx.source, languages=self.supervised)
+
+    def report(self, ctx: RunContext, student: TaskModel, teachers: dict[str, TaskModel] | None = None) -> Results:
+        groups = self.languages(ctx)
+        results = Results(source=self.supervised[0], target="", groups=groups)
+        results.title = f"{student.arch}: supervised {', '.join(groups['supervised'])}; test scores (%)"
+        for lang in groups["supervised"] + groups["zero-shot"]:
+            results.add(student, lang, evaluate(ctx, student, ctx.data.split(lang, "test"), f"{lang} test"))
+            if ctx.data.test_is_dev(lang):
+                results.notes.append(f"{ctx.data.reader.title} has no {lang} test split: its dev set is scored")
+        for lang, teacher in (teachers or {}).items():  # each teacher on its own language (the paper's Table 2)
+            results.add(teacher, lang, evaluate(ctx, teacher, ctx.data.split(lang, "test"), f"{lang} test"))
+        return results
+
+
+class MultiKD(Multilingual):
+    """Eq. 1-4: each supervised language's teacher distilled into one student, a language per step."""
+
+    def run(self, ctx: RunContext) -> Results:
+        student = self.student(ctx)
+        teachers = self.teachers(ctx, self.supervised)
+        distill(
+            ctx,
+            "multikd_student",
+            teachers,
+            student,
+            self.train(ctx, self.supervised),
+            self.dev(ctx, self.supervised),
+            self._kd(),
+            sampler=self.sampler,
+        )
+        return self.report(ctx, student, teachers)
+
+    def _kd(self) -> nn.Module:
+        if self.kd is None:
+            raise DistillxError("method.kd is not set: the distillation objective (soft_ce at temperature 8)")
+        return self.kd
+
+
+class MonoKD(MultiKD):
+    """Baseline: the first supervised language's teacher (English) distilled on its own data only."""
+
+    def run(self, ctx: RunContext) -> Results:
+        source = self.supervised[:1]
+        student = self.student(ctx)
+        teachers = self.teachers(ctx, source)
+        distill(
+            ctx,
+            "monokd_student",
+            teachers[source[0]],
+            student,
+            self.train(ctx, source),
+            self.dev(ctx, source),
+            self._kd(),
+            sampler=self.sampler,
+        )
+        return self.report(ctx, student, teachers)
+
+
+class MultiTrain(Multilingual):
+    """Baseline: the student trained directly on the gold labels of every supervised language."""
+
+    def run(self, ctx: RunContext) -> Results:
+        if self.objective is None:
+            raise DistillxError("method.objective is not set: the training objective (hard_ce)")
+        student = self.student(ctx)
+        train_supervised(
+            ctx,
+            "multitrain_student",
+            student,
+            self.train(ctx, self.supervised),
+            self.dev(ctx, self.supervised),
+            self.objective,
+            sampler=self.sampler,
+        )
+        return self.report(ctx, student)
