@@ -82,3 +82,21 @@ def test_averages_need_every_language_of_a_group():
     results.add(Model(), "de", {"accuracy": 0.0})
     assert results.averages()["student"]["avg_a"]["accuracy"] == pytest.approx(0.5)
     assert results.sweep_value() == pytest.approx(0.5)
+
+
+def test_teachers_from_checkpoints_make_multikd_label_free(tmp_path: Path, shared_cache, spy_gold):
+    """Off-the-shelf teachers (here: another run's teacher stages) mean no label is read but to score the test sets."""
+    base = [*TINY_MPLM, "student=mplm"]
+    run(compose_config([*base, "method=monokd"], tmp_path, shared_cache), tmp_path / "mono", "mono")
+    spy_gold.clear()
+    teacher_en = tmp_path / "mono" / "stages" / "teacher_en"  # both languages get the English model
+    checkpoints = [f"+method.teacher_checkpoints.{lang}={teacher_en}" for lang in ("en", "fr")]
+    overrides = [*base, "method=multikd", "method.supervised=[en,fr]", *checkpoints]
+    results = run(compose_config(overrides, tmp_path, shared_cache), tmp_path / "multi", "multi")
+    assert not (tmp_path / "multi" / "stages" / "teacher_fr").exists()  # nothing fine-tuned
+    # only the class inventory (which an off-the-shelf model carries with it) is taken from the data
+    assert declared(spy_gold) <= {"label set of the source model"}, declared(spy_gold)
+    assert set(results.scores["teachers"]) == {"en", "fr"}
+    bad = [*base, "method=multikd", f"+method.teacher_checkpoints.en={tmp_path / 'nowhere'}"]
+    with pytest.raises(DistillxError, match=r"method.teacher_checkpoints.en=.*nowhere: no checkpoint there"):
+        run(compose_config(bad, tmp_path, shared_cache), tmp_path / "bad", "bad")

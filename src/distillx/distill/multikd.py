@@ -3,12 +3,14 @@ and MultiTrain. One multilingual student (the mPLM, or MBLM with ``student=mblm`
 languages and is scored on every language of the dataset, supervised and zero-shot, with AVG(S)/AVG(Z)/AVG(A).
 
 Teachers are the mPLM fine-tuned on each supervised language's labeled train split (monolingual PLMs cannot be
-had offline), one shared stage per language. Every step of the student's training draws a language and a batch of
-it (``sampler``; uniform in the paper) and distils that language's teacher (Eq. 1-4)."""
+had offline), one shared stage per language, or a user's own checkpoint per language (``teacher_checkpoints``).
+Every step of the student's training draws a language and a batch of it (``sampler``; uniform in the paper) and
+distils that language's teacher (Eq. 1-4)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from torch import nn
@@ -17,8 +19,23 @@ from distillx.context import RunContext
 from distillx.data.schema import Example
 from distillx.distill.stages import distill, evaluate, train_supervised
 from distillx.errors import DistillxError
+from distillx.files import file_digest
 from distillx.models.factory import TaskModel
 from distillx.report.results import Results
+from distillx.train.checkpoint import load_weights
+
+
+def load_checkpoint(teacher: TaskModel, given: str, language: str) -> str:
+    """Load a distillx checkpoint (``best.pt``, or a stage directory holding one) into ``teacher``; its digest."""
+    path = Path(given).expanduser()
+    path = path / "best.pt" if path.is_dir() else path
+    if not path.is_file():
+        raise DistillxError(
+            f"method.teacher_checkpoints.{language}={given}: no checkpoint there; give a best.pt or a stage directory "
+            "holding one (e.g. another run's stages/teacher_{language})"
+        )
+    load_weights(teacher.model, path)
+    return file_digest(path)
 
 
 class Multilingual:
@@ -31,6 +48,7 @@ class Multilingual:
         sampler: Any = None,
         objective: nn.Module | None = None,
         kd: nn.Module | None = None,
+        teacher_checkpoints: Mapping[str, str] | None = None,
     ) -> None:
         if not supervised:
             raise DistillxError("method.supervised is empty: name the supervised (labeled) languages, e.g. [en,fr,zh]")
@@ -39,6 +57,7 @@ class Multilingual:
         self.sampler = sampler
         self.objective = objective
         self.kd = kd
+        self.teacher_checkpoints = dict(teacher_checkpoints or {})
 
     def languages(self, ctx: RunContext) -> dict[str, list[str]]:
         available = ctx.data.reader.languages
@@ -57,13 +76,19 @@ class Multilingual:
         return [ex for lang in languages for ex in ctx.data.split(lang, "dev")]
 
     def teachers(self, ctx: RunContext, languages: Sequence[str]) -> dict[str, TaskModel]:
-        """The mPLM fine-tuned on each language's labeled train split, best epoch by that language's dev score."""
-        if self.objective is None:
-            raise DistillxError("method.objective is not set: the teachers' fine-tuning objective (hard_ce)")
+        """Each language's teacher: loaded from ``teacher_checkpoints[lang]`` (a user's own model for that language,
+        whose labels are then never read: several off-the-shelf models make the transfer label-free), else the mPLM
+        fine-tuned on the language's labeled train split, best epoch by its dev score."""
         teachers = {}
         for lang in languages:
             teacher = ctx.models.mplm_model()
             teacher.role = "teachers"
+            if lang in self.teacher_checkpoints:
+                teacher.weights = load_checkpoint(teacher, self.teacher_checkpoints[lang], lang)
+                teachers[lang] = teacher
+                continue
+            if self.objective is None:
+                raise DistillxError("method.objective is not set: the teachers' fine-tuning objective (hard_ce)")
             train_supervised(
                 ctx,
                 f"teacher_{lang}",
