@@ -28,16 +28,21 @@ from distillx.files import atomic_write_json, canonical_json, code_fingerprint, 
 log = logging.getLogger(__name__)
 
 BUILDING_CODE = (
-    "distillx.augment",
     "distillx.data",
-    "distillx.distill",
+    "distillx.distill.objectives",
+    "distillx.distill.stages",
+    "distillx.distill.teachers",
+    "distillx.files",
     "distillx.labels",
     "distillx.models",
+    "distillx.store",
     "distillx.text",
     "distillx.train",
-    "distillx.translate",
 )
-"""Packages whose code decides what a stage computes (not reporting, tracking or the command line)."""
+"""The code that decides what a stage computes from its inputs: reading and encoding data, models, objectives,
+teachers, the training loop. Not the methods, steps, augmentation or translators: what they choose reaches the key
+as content (example digests, model identities, objective settings), so adding or editing a method does not
+retrain the stages other methods share. Nor reporting, tracking or the command line."""
 
 KEY_FILE = "key.json"
 
