@@ -148,3 +148,24 @@ def test_bad_settings_fail_with_one_line(bert_dir: Path):
     no_mixers = MBLMEncoder(str(bert_dir), LANGS, depth=2, inner_mixers=False, outer_mixer=False).train()
     with pytest.raises(DistillxError, match="supervised languages' batches only"):
         no_mixers(*batch(), language="de")
+
+
+def test_per_branch_classifiers_use_the_batch_branch_and_average_logits_for_zero_shot(bert_dir: Path):
+    """Fig. 4d: branches at the top, each with its own classifier; a zero-shot language gets the mean logits."""
+    ids, mask = batch()
+    encoder = MBLMEncoder(
+        str(bert_dir), LANGS, depth=2, position="top", outer_mixer=False, classifiers="per_branch", inference="single"
+    )
+    model = TaskHeads(encoder, num_intents=4)
+    assert set(model.branch_heads) == set(LANGS) and model.intent is None
+    model.train()
+    model(ids, mask, language="fr")["intent"].pow(2).sum().backward()
+    grads = {lang: heads["intent"].weight.grad for lang, heads in model.branch_heads.items()}
+    assert grads["fr"] is not None and grads["en"] is None and grads["zh"] is None  # only fr's classifier trains
+    model.eval()
+    with torch.no_grad():
+        per_lang = {lang: model(ids, mask, language=lang)["intent"] for lang in LANGS}
+        zero_shot = model(ids, mask, language="de")["intent"]
+    torch.testing.assert_close(zero_shot, torch.stack(list(per_lang.values())).mean(0))
+    with pytest.raises(DistillxError, match="per_branch needs position=top and outer_mixer=false"):
+        MBLMEncoder(str(bert_dir), LANGS, depth=2, classifiers="per_branch")

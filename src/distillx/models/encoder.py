@@ -15,6 +15,8 @@ class Encoded:
     sentence: torch.Tensor
     hidden_states: tuple[torch.Tensor, ...] | None = None
     """With ``hidden_states=True``: the embedding output and each layer's output ``[B, T, H]``."""
+    branches: dict[str, Encoded] | None = None
+    """Per-language branch outputs of an encoder whose branches have their own classifiers (MBLM, Fig. 4d)."""
 
 
 def masked_max(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -6,12 +6,14 @@ Word-level outputs are read at each word's representative sub-word (``word_index
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import nn
 
 from distillx.errors import DistillxError
+from distillx.models.encoder import Encoded
 
 
 class TaskHeads(nn.Module):
@@ -30,8 +32,19 @@ class TaskHeads(nn.Module):
             raise ValueError("a model needs an intent head, a slot head, or both")
         self.encoder = encoder
         self.dropout = nn.Dropout(dropout)
-        self.intent = nn.Linear(encoder.hidden_size, num_intents) if num_intents else None
-        self.slots = nn.Linear(encoder.hidden_size, num_slots) if num_slots else None
+        # An encoder whose language branches each get their own classifiers (MBLM's multi-classifier ablation)
+        # names them in ``branch_classifiers``; every other encoder shares one set of heads.
+        branches = list(getattr(encoder, "branch_classifiers", ()))
+        self.branch_heads = nn.ModuleDict(
+            {lang: nn.ModuleDict(self._heads(num_intents, num_slots)) for lang in branches}
+        )
+        shared = {} if branches else self._heads(num_intents, num_slots)
+        self.intent = shared.get("intent")
+        self.slots = shared.get("slots")
+
+    def _heads(self, num_intents: int, num_slots: int) -> dict[str, nn.Linear]:
+        sizes = {"intent": num_intents, "slots": num_slots}
+        return {name: nn.Linear(self.encoder.hidden_size, n) for name, n in sizes.items() if n}
 
     def forward(
         self,
@@ -54,14 +67,32 @@ class TaskHeads(nn.Module):
                 )
             out["hidden_states"] = encoded.hidden_states
             out["attention_mask"] = attention_mask
-        if self.intent is not None:
-            out["intent"] = self.intent(self.dropout(encoded.sentence))
-        if self.slots is not None:
+        if encoded.branches is None:
+            return out | self._logits(encoded, word_index, {"intent": self.intent, "slots": self.slots})
+        per_branch = {
+            lang: self._logits(encoded.branches[lang], word_index, heads) for lang, heads in self.branch_heads.items()
+        }
+        if language in per_branch and (self.training or getattr(self.encoder, "inference", "all") == "single"):
+            return out | per_branch[language]
+        first = next(iter(per_branch.values()))  # a zero-shot language (or inference=all): the mean of the logits
+        mean = {k: torch.stack([b[k] for b in per_branch.values()]).mean(0) for k in first if k != "word_mask"}
+        return out | mean | ({"word_mask": first["word_mask"]} if "word_mask" in first else {})
+
+    def _logits(
+        self, encoded: Encoded, word_index: torch.Tensor | None, heads: Mapping[str, nn.Module | None]
+    ) -> dict[str, torch.Tensor]:
+        out: dict[str, torch.Tensor] = {}
+        for name, layer in heads.items():
+            if layer is None:
+                continue
+            if name == "intent":
+                out["intent"] = layer(self.dropout(encoded.sentence))
+                continue
             if word_index is None:
                 raise ValueError("the slot head needs word_index (encode the words with encode_words)")
             tokens = encoded.tokens
             index = word_index.clamp_min(0)[..., None].expand(-1, -1, tokens.size(-1))
-            out["slots"] = self.slots(self.dropout(tokens.gather(1, index)))
+            out["slots"] = layer(self.dropout(tokens.gather(1, index)))
             out["word_mask"] = word_index >= 0
         return out
 

@@ -5,8 +5,10 @@ language (each initialised by copying them). A batch of language k goes through 
 layer, the outputs of the branches other than k are detached (Eq. 8: only branch k learns from language k, so
 every other branch is zero-shot with respect to it) and mixed feature-wise (Eq. 9-12): inner mixers after layers
 1..K-1 feed each branch a mixture, the outer mixer after layer K gives the one representation the shared layers
-read. Without mixers a batch goes through its own branch only, and at inference a supervised language uses its
-own branch (``single``) or the average of all (``all``); a zero-shot language always averages all branches."""
+read (or, with ``classifiers=per_branch`` at the top, each branch feeds its own classifier and a zero-shot language
+gets the mean of their logits). Without mixers a batch goes through its own branch only, and at inference a
+supervised language uses its own branch (``single``) or the average of all (``all``); a zero-shot language always
+averages all branches."""
 
 from __future__ import annotations
 
@@ -60,6 +62,7 @@ class MBLMEncoder(PretrainedEncoder):
         detach: bool = True,
         inference: str = "all",
         position: str = "bottom",
+        classifiers: str = "shared",
         pooling: str = "first",
         random_init: bool = False,
         freeze_embeddings: bool = True,
@@ -78,7 +81,15 @@ class MBLMEncoder(PretrainedEncoder):
             raise DistillxError(
                 f"student.encoder: inference={inference!r} / position={position!r}: choose {INFERENCE} / {POSITIONS}"
             )
-        if inner_mixers and not outer_mixer:
+        if classifiers not in ("shared", "per_branch"):
+            raise DistillxError(f"student.encoder.classifiers={classifiers!r}: choose shared or per_branch")
+        per_branch = classifiers == "per_branch"
+        if per_branch and (position != "top" or outer_mixer):
+            raise DistillxError(
+                "student.encoder.classifiers=per_branch needs position=top and outer_mixer=false (Fig. 4d: each "
+                "branch at the top has its own classifier instead of the outer mixer)"
+            )
+        if inner_mixers and not (outer_mixer or per_branch):
             raise DistillxError("student.encoder.inner_mixers=true needs outer_mixer=true (paper, Fig. 4)")
         self.languages = list(dict.fromkeys(languages))
         if depth and not self.languages:
@@ -96,6 +107,8 @@ class MBLMEncoder(PretrainedEncoder):
         inner = depth - 1 if (depth and inner_mixers) else 0
         self.inner = nn.ModuleList([Mixer(n, n, self.max_positions) for _ in range(inner)])
         self.outer = Mixer(n, 1, self.max_positions) if (depth and outer_mixer) else None
+        self.branch_classifiers = self.languages if (depth and per_branch) else []
+        """Languages whose branch has its own classifier (read by the task heads); empty: one shared classifier."""
 
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, language: str | None = None, **_: object
@@ -110,10 +123,20 @@ class MBLMEncoder(PretrainedEncoder):
         )
         for layer in self.below:
             states = layer(states, attention_mask=mask)
+        if self.branch_classifiers:  # position=top: each branch's output goes to its own classifier
+            outputs = self._mixed(states, mask, attention_mask, language)
+            branches = {
+                lang: self._pooled(out, attention_mask) for lang, out in zip(self.languages, outputs, strict=True)
+            }
+            mean = torch.stack(outputs).mean(0)
+            return Encoded(tokens=mean, sentence=self._pooled(mean, attention_mask).sentence, branches=branches)
         if self.depth:
             states = self._branches(states, mask, attention_mask, language)
         for layer in self.above:
             states = layer(states, attention_mask=mask)
+        return self._pooled(states, attention_mask)
+
+    def _pooled(self, states: torch.Tensor, attention_mask: torch.Tensor) -> Encoded:
         sentence = states[:, 0] if self.pooling == "first" else masked_mean(states, attention_mask)
         return Encoded(tokens=states, sentence=sentence)
 
@@ -129,6 +152,13 @@ class MBLMEncoder(PretrainedEncoder):
             if supervised and (self.training or self.inference == "single"):
                 return self._run(self.branches[language], states, mask)  # type: ignore[index]
             return torch.stack([self._run(b, states, mask) for b in self.branches.values()]).mean(0)
+        return self.outer(self._mixed(states, mask, padding, language), padding)[0]
+
+    def _mixed(
+        self, states: torch.Tensor, mask: torch.Tensor, padding: torch.Tensor, language: str | None
+    ) -> list[torch.Tensor]:
+        """Every branch's output after its last layer, inner-mixed between layers, others detached (Eq. 7-9)."""
+        supervised = language in self.branches
         inputs = [states] * len(self.languages)
         for i in range(self.depth):
             outputs = []
@@ -139,7 +169,7 @@ class MBLMEncoder(PretrainedEncoder):
                 outputs.append(out.detach() if frozen else out)
             if i < self.depth - 1:
                 inputs = self.inner[i](outputs, padding) if self.inner else outputs
-        return self.outer(outputs, padding)[0]
+        return outputs
 
     @staticmethod
     def _run(branch: nn.ModuleList, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
