@@ -89,11 +89,9 @@ class ModelFactory:
 
         Kept under ``vocab_root`` keyed by the vocabulary settings, the very words it is trained on and the
         tokenization code, built once under a lock (HF BPE training is not reproducible from one process to the
-        next, so a shared source model must always meet the vocabulary it was trained with); each run keeps a
-        copy in ``vocab/<language>`` for its artifacts and reuses it when resumed."""
-        local = self.run_vocab_dir / language
-        if (local / "tokenizer.json").exists():
-            return load_vocab(local)
+        next, so a shared source model must always meet the vocabulary it was trained with, and a resumed run the
+        one it started with); each run keeps a copy in ``vocab/<language>`` for its artifacts, never read back: a
+        rerun of the run directory on other data gets the vocabulary of that data."""
         words = self.train_words(language)
         key = {
             "vocab": OmegaConf.to_container(self.vocab_cfg, resolve=True),
@@ -108,7 +106,7 @@ class ModelFactory:
 
         built = build_once(shared, build, lambda d: (d / "tokenizer.json").exists(), f"vocab {language}")
         tokenizer = load_vocab(built)
-        save_vocab(tokenizer, local)
+        save_vocab(tokenizer, self.run_vocab_dir / language)
         return tokenizer
 
     # ------------------------------------------------------------------ models
