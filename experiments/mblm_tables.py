@@ -159,8 +159,9 @@ def main() -> None:
         "gradients, so MultiKD ends near its teachers. XNLI: only the dev set is labeled "
         "offline, carved into train / dev / test (1494 / 498 / 498 pairs per language, the same cut in every "
         "language: `conf/dataset/xnli.yaml`), where the paper trains on 393k machine-translated MNLI pairs. "
-        "MultiATIS++: supervised en/fr/zh, zero-shot de/es/hi/ja/pt/tr. Wall times on the 2-core CPU, shared with "
-        "other work while measured (one thread per job)."
+        "MultiATIS++: supervised en/fr/zh, zero-shot de/es/hi/ja/pt/tr. Wall times on the 2-core CPU (2 threads), shared "
+        "with other work while measured. One seed (42) per row, no spread yet: with 498 test pairs per language, "
+        "differences of a point or two are within sampling noise."
     )
     for name, sweep, which in (("XNLI", "xnli_table3", 0), ("MultiATIS++", "atis_table3", None)):
         found = jobs(SWEEPS / sweep, "mblm_row")
