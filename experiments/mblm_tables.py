@@ -159,7 +159,8 @@ def main() -> None:
         "gradients, so MultiKD ends near its teachers. XNLI: only the dev set is labeled "
         "offline, carved into train / dev / test (1494 / 498 / 498 pairs per language, the same cut in every "
         "language: `conf/dataset/xnli.yaml`), where the paper trains on 393k machine-translated MNLI pairs. "
-        "MultiATIS++: supervised en/fr/zh, zero-shot de/es/hi/ja/pt/tr. Wall times on the 2-core CPU (2 threads), shared "
+        "MultiATIS++: supervised en/fr/zh, zero-shot de/es/hi/ja/pt/tr. Wall times on the 2-core CPU (2 threads), "
+        "shared "
         "with other work while measured. One seed (42) per row, no spread yet: with 498 test pairs per language, "
         "differences of a point or two are within sampling noise."
     )
