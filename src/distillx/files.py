@@ -85,6 +85,12 @@ def _plain(obj: Any) -> Any:
     raise TypeError(f"digest: {type(obj).__name__} is not JSON-able ({obj!r:.80}); pass plain values")
 
 
+def plain_json(obj: Any) -> Any:
+    """``obj`` as the plain JSON values it is stored as (tuples as lists, configs as dicts): what a key read back
+    from disk compares equal to."""
+    return json.loads(canonical_json(obj))
+
+
 def digest(obj: Any) -> str:
     """The digest of a JSON-able value (its canonical JSON)."""
     return hashlib.sha256(canonical_json(obj).encode("utf-8")).hexdigest()[:DIGEST_CHARS]

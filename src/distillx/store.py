@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from distillx.errors import DistillxError
-from distillx.files import atomic_write_json, canonical_json, code_fingerprint, digest, locked, read_json
+from distillx.files import atomic_write_json, canonical_json, code_fingerprint, digest, locked, plain_json, read_json
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class StageStore:
 
     def stage(self, name: str, inputs: Mapping[str, Any], *, shared: bool = False) -> Stage:
         """The stage ``name`` built from ``inputs`` (JSON-able; configs and digests), created if new."""
-        key = {"stage": name, "inputs": _plain(inputs), "code": self.code}
+        key = {"stage": name, "inputs": plain_json(inputs), "code": self.code}
         local = self.output_dir / "stages" / name
         if shared and self.shared_root is not None:
             real = self.shared_root / f"{name}-{digest(key)}"
@@ -153,10 +153,3 @@ class StageStore:
         tmp.unlink(missing_ok=True)
         tmp.symlink_to(real, target_is_directory=True)
         os.replace(tmp, local)  # atomic: the link is always the old one or the new one
-
-
-def _plain(obj: Any) -> Any:
-    """JSON values only, so that the key on disk compares equal to the one computed."""
-    import json
-
-    return json.loads(canonical_json(obj))

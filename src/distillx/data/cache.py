@@ -55,7 +55,16 @@ import regex
 import distillx
 from distillx.data.schema import Example, Span, Splits
 from distillx.errors import DistillxError
-from distillx.files import canonical_json, code_fingerprint, digest, digest_lines, fsync_dir, fsync_tree, remove_stale
+from distillx.files import (
+    canonical_json,
+    code_fingerprint,
+    digest,
+    digest_lines,
+    fsync_dir,
+    fsync_tree,
+    plain_json,
+    remove_stale,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -272,7 +281,7 @@ def _cached(
     load: Callable[[Path, dict[str, Any]], Any],
     write: Callable[[Any, Path], dict[str, Any]],
 ) -> Any:
-    key = json.loads(canonical_json(key))  # plain JSON values: what the manifest stores and is compared with
+    key = plain_json(key)  # what the manifest stores and is compared with
     name = key_digest(key)
     entry = root / name
     manifest = _manifest(entry, key)

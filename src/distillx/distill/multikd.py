@@ -102,12 +102,9 @@ class Multilingual:
         return teachers
 
     def student(self, ctx: RunContext) -> TaskModel:
-        spec = ctx.cfg.student
-        if spec.get("base") != "mplm":
-            raise DistillxError(
-                "multilingual methods train a multilingual student on the mPLM: choose student=mplm or student=mblm"
-            )
-        return ctx.models.model("student", ctx.source, languages=self.supervised)
+        """The multilingual student on the mPLM (``student=mplm`` or ``student=mblm``, branched by the supervised
+        languages)."""
+        return ctx.models.pretrained_model("student", languages=self.supervised)
 
     def report(self, ctx: RunContext, student: TaskModel, teachers: dict[str, TaskModel] | None = None) -> Results:
         groups = self.languages(ctx)
@@ -125,45 +122,37 @@ class Multilingual:
 class MultiKD(Multilingual):
     """Eq. 1-4: each supervised language's teacher distilled into one student, a language per step."""
 
+    stage = "multikd_student"
+
+    def sources(self) -> list[str]:
+        """The languages whose teachers and training text the student learns from."""
+        return self.supervised
+
     def run(self, ctx: RunContext) -> Results:
+        if self.kd is None:
+            raise DistillxError("method.kd is not set: the distillation objective (soft_ce at temperature 8)")
         student = self.student(ctx)
-        teachers = self.teachers(ctx, self.supervised)
+        teachers = self.teachers(ctx, self.sources())
         distill(
             ctx,
-            "multikd_student",
+            self.stage,
             teachers,
             student,
-            self.train(ctx, self.supervised),
-            self.dev(ctx, self.supervised),
-            self._kd(),
+            self.train(ctx, self.sources()),
+            self.dev(ctx, self.sources()),
+            self.kd,
             sampler=self.sampler,
         )
         return self.report(ctx, student, teachers)
-
-    def _kd(self) -> nn.Module:
-        if self.kd is None:
-            raise DistillxError("method.kd is not set: the distillation objective (soft_ce at temperature 8)")
-        return self.kd
 
 
 class MonoKD(MultiKD):
     """Baseline: the first supervised language's teacher (English) distilled on its own data only."""
 
-    def run(self, ctx: RunContext) -> Results:
-        source = self.supervised[:1]
-        student = self.student(ctx)
-        teachers = self.teachers(ctx, source)
-        distill(
-            ctx,
-            "monokd_student",
-            teachers[source[0]],
-            student,
-            self.train(ctx, source),
-            self.dev(ctx, source),
-            self._kd(),
-            sampler=self.sampler,
-        )
-        return self.report(ctx, student, teachers)
+    stage = "monokd_student"
+
+    def sources(self) -> list[str]:
+        return self.supervised[:1]
 
 
 class MultiTrain(Multilingual):

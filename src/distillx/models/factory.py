@@ -121,6 +121,10 @@ class ModelFactory:
     def pretrained_model(self, role: str, languages: Sequence[str] = ()) -> TaskModel:
         """A ``role`` model on the mPLM (its weights, tokenizer and length limit) with the run's heads."""
         spec = self.roles[role]
+        if spec.get("base") != "mplm":
+            raise DistillxError(
+                f"{role}: this method needs a {role} built on the mPLM: choose {role}=mplm or {role}=mblm"
+            )
         path = self.mplm_path  # first: building the demo mPLM draws from the global RNG
         torch.manual_seed(self.seed)
         build = instantiate(spec.encoder)

@@ -36,15 +36,15 @@ class Mixer(nn.Module):
 
     def weights(self, states: Sequence[torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
         """``[outputs, B, branches, H]`` mixing weights; they sum to 1 over branches for every feature."""
-        stacked = torch.stack(list(states), dim=1)  # [B, N, T, H]
-        v = self.v[:, : stacked.size(2)] * mask[:, None, :].to(self.v.dtype)  # [B?] broadcast below
-        scores = torch.einsum("bot,bnth->obnh", v.expand(stacked.size(0), -1, -1), stacked.to(v.dtype))
-        return scores.softmax(dim=2)
+        return self._weights(torch.stack(list(states), dim=1), mask)
+
+    def _weights(self, stacked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        v = self.v[:, : stacked.size(2)] * mask[:, None, :].to(self.v.dtype)  # [B, outputs, T], padding zeroed
+        return torch.einsum("bot,bnth->obnh", v, stacked.to(v.dtype)).softmax(dim=2)
 
     def forward(self, states: Sequence[torch.Tensor], mask: torch.Tensor) -> list[torch.Tensor]:
-        weights = self.weights(states, mask)
         stacked = torch.stack(list(states), dim=1)  # [B, N, T, H]
-        return [(stacked * w[:, :, None, :].to(stacked.dtype)).sum(1) for w in weights]
+        return [(stacked * w[:, :, None, :].to(stacked.dtype)).sum(1) for w in self._weights(stacked, mask)]
 
 
 class MBLMEncoder(PretrainedEncoder):
