@@ -106,8 +106,10 @@ def test_scores_are_entity_level_with_exact_match():
     predicted = Decoded(intents=["a", "b"], slots=[["B-city", "O", "O"], ["O", "B-date"]])
     metrics = score(predicted, intents=["a", "a"], slots=gold)
     # entities: gold {city(0-1), date}, predicted {city(0), date}: one of two right -> P = R = F1 = 0.5
-    assert metrics == pytest.approx({"accuracy": 0.5, "slot_f1": 0.5, "exact_match": 0.0})
-    assert score(Decoded(slots=gold), slots=gold) == {"slot_f1": 1.0, "exact_match": 1.0}
+    assert metrics == pytest.approx(
+        {"accuracy": 0.5, "slot_f1": 0.5, "exact_match": 0.0, "majority": 1.0, "predicted_entities": 2.0}
+    )
+    assert score(Decoded(slots=gold), slots=gold) == {"slot_f1": 1.0, "exact_match": 1.0, "predicted_entities": 2.0}
 
 
 def test_decode_tags_truncated_words_as_outside():

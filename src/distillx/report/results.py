@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+log = logging.getLogger(__name__)
+
 METRIC_NAMES = {"accuracy": "intent accuracy", "slot_f1": "slot F1", "exact_match": "exact match"}
+DIAGNOSTICS = ("majority", "predicted_entities")
+"""Keys of :func:`distillx.report.scores.score` that describe the set and the predictions rather than score
+them: they flag a collapsed model (one intent for everything, no entity at all) and are not reported."""
 
 
 class _Named(Protocol):
@@ -29,10 +36,26 @@ class Results:
     groups: dict[str, list[str]] = field(default_factory=dict)
     """Languages by group for multilingual methods: ``supervised`` and ``zero-shot`` (mblm-multikd.md Table 3);
     the table and the metrics then carry AVG(S), AVG(Z) and AVG(A)."""
+    flags: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
+    """``flags[role][language][metric]``: why that score looks like a collapsed model (marked ``!`` in the
+    table): a score that is not garbage by its number alone must not pass for a result."""
 
-    def add(self, model: _Named, language: str, metrics: dict[str, float]) -> None:
+    def add(self, model: _Named, language: str, metrics: Mapping[str, float]) -> None:
+        """Record ``model``'s scores (:func:`distillx.report.scores.score`); its diagnostics flag a collapse."""
         self.models[model.role] = model.arch
-        self.scores.setdefault(model.role, {})[language] = dict(metrics)
+        scores = {k: v for k, v in metrics.items() if k not in DIAGNOSTICS}
+        self.scores.setdefault(model.role, {})[language] = scores
+        majority = metrics.get("majority", self.majority.get(language))
+        found = {}
+        if "accuracy" in scores and majority is not None and scores["accuracy"] <= majority:
+            accuracy = _pct(scores["accuracy"])
+            found["accuracy"] = f"intent accuracy {accuracy}% at or below the majority class ({_pct(majority)}%)"
+        if "slot_f1" in scores and metrics.get("predicted_entities") == 0:
+            found["slot_f1"] = "predicts no entity"
+        for problem in found.values():
+            log.warning("%s: %s %s: %s, likely a collapsed model", model.role, model.arch, language, problem)
+        if found:
+            self.flags.setdefault(model.role, {})[language] = found
 
     def set_majority(self, language: str, gold: list[str | None]) -> None:
         """The majority-class rate of a test set: what always answering its commonest intent scores."""
@@ -108,6 +131,7 @@ class Results:
             "scores": self.scores,
             "majority_class": self.majority,
             "notes": self.notes,
+            **({"flags": self.flags} if self.flags else {}),
             **({"groups": self.groups, "averages": self.averages()} if self.groups else {}),
         }
 
@@ -123,7 +147,11 @@ class Results:
             lines = [f"**{METRIC_NAMES[metric]}**", "", "| language | " + " | ".join(cols) + " |"]
             lines.append("|---" * (len(cols) + 1) + "|")
             for lang in self.languages:
-                cells = [_pct(self.scores[role].get(lang, {}).get(metric)) for role in roles]
+                cells = [
+                    _pct(self.scores[role].get(lang, {}).get(metric))
+                    + (" !" if metric in self.flags.get(role, {}).get(lang, {}) else "")
+                    for role in roles
+                ]
                 if with_majority:
                     cells.append(_pct(self.majority.get(lang)))
                 lines.append(f"| {lang}{self._tag(lang)} | " + " | ".join(cells) + " |")
@@ -133,6 +161,12 @@ class Results:
                 cells += [""] if with_majority else []
                 lines.append(f"| **AVG({name[-1].upper()})** | " + " | ".join(cells) + " |")
             blocks.append("\n".join(lines))
+        blocks += [
+            f"! {role}: {self.models[role]} {lang}: {problem}"
+            for role, per_lang in self.flags.items()
+            for lang, found in per_lang.items()
+            for problem in found.values()
+        ]
         blocks += [f"Note: {note}" for note in self.notes]
         return "\n\n".join(blocks)
 

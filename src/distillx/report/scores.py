@@ -4,11 +4,13 @@ a student against its teacher's predictions (label-free checkpoint selection).""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 from seqeval.metrics import f1_score
+from seqeval.metrics.sequence_labeling import get_entities
 
 from distillx.data.schema import LabelVocab
 
@@ -39,19 +41,24 @@ def score(
     predicted: Decoded, intents: Sequence[str | None] | None = None, slots: Sequence[Sequence[str]] | None = None
 ) -> dict[str, float]:
     """``accuracy`` (intent), ``slot_f1`` (entity level) and, when slots are scored, ``exact_match`` (every tag
-    right, and the intent too when it is predicted): each metric whose reference is given."""
+    right, and the intent too when it is predicted): each metric whose reference is given. With them, what tells a
+    collapsed model from one that learnt (:data:`distillx.report.results.DIAGNOSTICS`): ``majority`` (the share
+    of the reference's commonest intent, what answering it always scores) and ``predicted_entities`` (how many
+    entities the predicted tags hold)."""
     out: dict[str, float] = {}
     n = len(intents if intents is not None else slots or [])
     correct = [True] * n
     if intents is not None and predicted.intents is not None:
         hits = [p == g for p, g in zip(predicted.intents, intents, strict=True)]
         out["accuracy"] = sum(hits) / max(1, n)
+        out["majority"] = max(Counter(intents).values()) / n if n else 0.0
         correct = [c and h for c, h in zip(correct, hits, strict=True)]
     if slots is not None and predicted.slots is not None:
         gold = [list(tags) for tags in slots]
         out["slot_f1"] = float(f1_score(gold, predicted.slots, zero_division=0)) if n else 0.0
         correct = [c and p == g for c, p, g in zip(correct, predicted.slots, gold, strict=True)]
         out["exact_match"] = sum(correct) / max(1, n)
+        out["predicted_entities"] = float(len(get_entities(predicted.slots)))
     return out
 
 

@@ -1,7 +1,9 @@
 """The one training loop behind every stage (teacher, KD step 1, KD step 2, baselines).
 
 AdamW + linear warmup/decay, gradient clipping, AMP, best-dev checkpoint, early stopping, and a
-checkpoint after every epoch so a killed run resumes where it stopped."""
+checkpoint after every epoch so a killed run resumes where it stopped. A step whose loss or gradients are not
+finite is skipped; a run of them stops the stage with the last good checkpoints kept, rather than finishing with
+garbage weights that would be reported as if they had trained."""
 
 from __future__ import annotations
 
@@ -106,7 +108,17 @@ class Trainer:
         progress: bool = True,
         lr_range_test: Mapping[str, Any] | None = None,
         threads: int | None = None,
+        max_nonfinite_steps: int = 20,
     ) -> None:
+        # checked here, when the run starts, rather than after the data and the models have been prepared
+        for key, value in (
+            ("epochs", epochs),
+            ("batch_size", batch_size),
+            ("eval_batch_size", eval_batch_size),
+            ("max_nonfinite_steps", max_nonfinite_steps),
+        ):
+            if value < 1:
+                raise DistillxError(f"trainer.{key}={value}: must be >= 1")
         self.optimizer_factory = optimizer
         self.epochs = epochs
         self.batch_size = batch_size
@@ -120,6 +132,7 @@ class Trainer:
         self.seed = seed
         self.progress = progress
         self.lr_range = lr_range_options(lr_range_test)
+        self.max_nonfinite_steps = max_nonfinite_steps
         if threads is not None:  # process-wide: torch has one intra-op pool
             if threads < 1:
                 raise DistillxError(f"trainer.threads={threads}: give a positive number of CPU threads, or null")
@@ -169,7 +182,13 @@ class Trainer:
 
         A finished stage (``done.json`` present) is not run again: its best weights are loaded. An
         unfinished one continues from ``last.pt``. With ``lr_range_test.enabled`` a fresh stage replaces ``lr``
-        by the range test's suggestion (see :meth:`_initial_lr`)."""
+        by the range test's suggestion (see :meth:`_initial_lr`).
+
+        A step whose loss or gradient norm is not finite is skipped (counted per epoch as ``skipped_steps``);
+        ``max_nonfinite_steps`` of them in a row raise a :class:`DistillxError`, leaving ``last.pt`` and
+        ``best.pt`` of the last good epoch as they were. An epoch that ends in skipped steps is neither evaluated
+        nor checkpointed, and one whose ``select`` score is not finite is never the best: a stage with no best
+        epoch fails instead of finishing without weights."""
         stage_dir = Path(stage_dir)
         best_path, last_path, done_path = (
             stage_dir / "best.pt",
@@ -192,7 +211,16 @@ class Trainer:
         scheduler = linear_schedule(optimizer, steps_per_epoch * self.epochs, self.warmup_ratio)
         scaler = grad_scaler(self.device, self.precision)
         fingerprint = frozen_fingerprint(model)
-        state = {"epoch": 0, "best_score": -math.inf, "best_epoch": 0, "bad_epochs": 0, "history": [], "seconds": 0.0}
+        # nonfinite: the current run of skipped steps, which may span epochs
+        state = {
+            "epoch": 0,
+            "best_score": -math.inf,
+            "best_epoch": 0,
+            "bad_epochs": 0,
+            "history": [],
+            "seconds": 0.0,
+            "nonfinite": 0,
+        }
         if last_path.exists():
             ckpt = torch.load(last_path, map_location=self.device, weights_only=False)
             restore_weights(model, ckpt["model"], last_path)
@@ -200,23 +228,25 @@ class Trainer:
             scheduler.load_state_dict(ckpt["scheduler"])
             scaler.load_state_dict(ckpt["scaler"])
             torch.set_rng_state(ckpt["rng"])
-            state = {"seconds": 0.0, **ckpt["state"]}  # checkpoints from before timing was recorded
+            state = {"seconds": 0.0, "nonfinite": 0, **ckpt["state"]}  # checkpoints from before these were kept
             log.info("stage %s: resuming after epoch %d from %s", name, state["epoch"], last_path)
 
         lengths = [len(r) for r in train.input_ids]
         targets = train.targets
         sampler = sampler if sampler is not None else MixedBatches(self.bucket_batches)
         features = bool(getattr(loss_fn, "needs_features", None))  # intermediate matches: hidden states too
+        scale = scaler.get_scale()  # fp16: the scaler lowers it when it skips a step with inf/NaN gradients
+        last_skip = (0, 0)  # (epoch, step) of the last skipped step, for the error
         while state["epoch"] < self.epochs and not self._patience_spent(state):
             epoch = state["epoch"] + 1
             started = time.monotonic()
             generator = torch.Generator().manual_seed(self.seed * 1000 + epoch)
             batches = sampler.epoch(lengths, train.languages, self.batch_size, generator)
             model.train()
-            total, seen = 0.0, 0
+            total, seen, skipped = 0.0, 0, 0
             parts: dict[str, float] = {}
             bar = tqdm(batches, desc=f"{name} epoch {epoch}/{self.epochs}", leave=False, disable=not self.progress)
-            for idx in bar:
+            for step, idx in enumerate(bar, 1):
                 batch = collate(train, idx, self.device)
                 language = batch.get("language")
                 batch_targets = collate_targets(targets, idx, self.device)
@@ -226,25 +256,61 @@ class Trainer:
                 with autocast(self.device, self.precision):
                     outputs = model(**batch, features=True) if features else model(**batch)
                 loss = loss_fn(outputs, batch_targets, model=model)
+                terms: Mapping[str, float] = {}
                 if isinstance(loss, tuple):
                     loss, terms = loss
-                    for term, value in terms.items():
-                        parts[term] = parts.get(term, 0.0) + value * len(idx)
+                value = loss.item()  # synced before backward, so a non-finite loss never reaches the gradients
+                finite = math.isfinite(value)
                 optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                if self.max_grad_norm:
-                    scaler.unscale_(optimizer)
-                    torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
-                scaler.step(optimizer)
-                scaler.update()
+                if finite:
+                    scaler.scale(loss).backward()
+                    if self.max_grad_norm:
+                        scaler.unscale_(optimizer)
+                        norm = torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
+                        finite = scaler.is_enabled() or math.isfinite(norm.item())  # a scaler checks them itself
+                if finite:
+                    scaler.step(optimizer)
+                    scaler.update()
+                    before, scale = scale, scaler.get_scale()
+                    finite = scale >= before
                 scheduler.step()
-                total += loss.item() * len(idx)
+                if not finite:
+                    optimizer.zero_grad(set_to_none=True)  # drop inf/NaN gradients
+                    skipped += 1
+                    state["nonfinite"] += 1
+                    last_skip = (epoch, step)
+                    if state["nonfinite"] >= self.max_nonfinite_steps:
+                        raise self._diverged(name, state["nonfinite"], last_skip, lr, stage_dir)
+                    continue
+                state["nonfinite"] = 0
+                total += value * len(idx)
                 seen += len(idx)
+                for term, term_value in terms.items():
+                    parts[term] = parts.get(term, 0.0) + term_value * len(idx)
                 bar.set_postfix(loss=f"{total / seen:.4f}")
+            state["epoch"] = epoch
+            if skipped:
+                log.warning(
+                    "stage %s epoch %d: skipped %d of %d steps whose loss or gradients were not finite",
+                    name,
+                    epoch,
+                    skipped,
+                    len(batches),
+                )
+            if state["nonfinite"]:
+                # Ended in a run of skipped steps: weights that trained to the point where the loss overflows can
+                # still be finite, so the epoch is neither evaluated nor saved; the next epoch (or the error) tells
+                # a passing glitch from a divergence.
+                log.warning("stage %s epoch %d ended in skipped steps: not evaluated, not checkpointed", name, epoch)
+                state["bad_epochs"] += 1
+                state["seconds"] += time.monotonic() - started
+                log_metrics({f"{name}/skipped_steps": skipped}, epoch)
+                continue
             metrics = {
-                "train_loss": total / max(1, seen),
+                "train_loss": total / max(1, seen),  # over the steps that trained: the skipped ones are not finite
                 **{f"train_{term}": value / max(1, seen) for term, value in parts.items()},
                 "lr": scheduler.get_last_lr()[0],
+                "skipped_steps": skipped,
                 **evaluate(model),
             }
             metrics["epoch_seconds"] = time.monotonic() - started
@@ -252,9 +318,19 @@ class Trainer:
             if select not in metrics:
                 raise KeyError(f"stage {name}: selection metric {select!r} not in {sorted(metrics)}")
             score = metrics[select]
-            state["epoch"] = epoch
             state["history"].append({"epoch": epoch, **metrics})
-            if score > state["best_score"]:
+            if score == 0.0:
+                log.warning(
+                    "stage %s epoch %d: %s is 0, nothing on dev matches its reference yet (in KD: the student "
+                    "agrees with the teacher on nothing; likely a collapsed teacher, e.g. one that predicts no entity)",
+                    name,
+                    epoch,
+                    select,
+                )
+            if not math.isfinite(score):
+                log.warning("stage %s epoch %d: %s is %s: this epoch cannot be the best", name, epoch, select, score)
+                state["bad_epochs"] += 1
+            elif score > state["best_score"]:
                 state.update(best_score=score, best_epoch=epoch, bad_epochs=0)
                 atomic_torch_save(weights_state(model, fingerprint), best_path)
             else:
@@ -273,6 +349,13 @@ class Trainer:
             log_metrics({f"{name}/{k}": v for k, v in metrics.items()}, epoch)
             log.info("%s epoch %d: %s", name, epoch, ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
 
+        if not state["best_epoch"]:
+            if not state["history"]:  # every epoch ended in skipped steps
+                raise self._diverged(name, state["nonfinite"], last_skip, lr, stage_dir)
+            raise DistillxError(
+                f"stage {name}: {select} was not finite in any of its {state['epoch']} epochs, so none can be kept "
+                f"as the best (in {stage_dir}); check the dev set and the evaluation"
+            )
         result = StageResult(
             best_epoch=state["best_epoch"],
             best_score=state["best_score"],
@@ -358,6 +441,16 @@ class Trainer:
             lr,
         )
         return chosen
+
+    def _diverged(self, name: str, count: int, where: tuple[int, int], lr: float, stage_dir: Path) -> DistillxError:
+        """The one-line error of a stage whose loss or gradients stopped being finite, with the likely cause."""
+        precision = {"fp16": " or use trainer.precision=bf16/fp32", "bf16": " or use trainer.precision=fp32"}
+        kept = [str(stage_dir / f) for f in ("last.pt", "best.pt") if (stage_dir / f).exists()]
+        return DistillxError(
+            f"stage {name}: loss or gradients were not finite for {count} consecutive steps (epoch {where[0]}, "
+            f"step {where[1]}); lower the learning rate (lr={lr:g}){precision.get(self.precision, '')}; "
+            + (f"the last good checkpoints are kept: {', '.join(kept)}" if kept else "no epoch trained to a checkpoint")
+        )
 
     def _patience_spent(self, state: dict) -> bool:
         return self.patience is not None and state["bad_epochs"] >= self.patience
