@@ -12,6 +12,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from distillx.config_check import check_config, check_writable
 from distillx.context import RunContext
 from distillx.errors import DistillxError
 from distillx.files import atomic_write_json, atomic_write_text
@@ -37,7 +38,8 @@ def config_dir() -> str:
 
 
 def run(cfg: DictConfig, output_dir: Path, run_name: str, parent_run_id: str | None = None) -> Results:
-    """Run ``cfg.method`` and track it; the task body of ``main`` (tests call it with composed configs)."""
+    """Run ``cfg.method`` and track it; the task body of ``hydra_main`` (tests call it with composed configs)."""
+    check_config(cfg, output_dir)  # first: a bad value stops the run before anything is built or written
     tracker = instantiate(cfg.tracking)
     tracker.start(run_name, cfg, output_dir, parent_run_id=parent_run_id)
     status = "FAILED"
@@ -69,8 +71,8 @@ def run(cfg: DictConfig, output_dir: Path, run_name: str, parent_run_id: str | N
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")
-def main(cfg: DictConfig) -> float:
-    """Entry point of the ``distillx`` console script."""
+def hydra_main(cfg: DictConfig) -> float:
+    """The Hydra task: one run (one job of a sweep); its return value is what a sweeper optimises."""
     hydra_cfg = HydraConfig.get()
     output_dir = Path(hydra_cfg.runtime.output_dir)
     name = (hydra_cfg.job.override_dirname or f"{cfg.source.code}->{cfg.language.code}")[:250]  # MLflow's limit
@@ -87,6 +89,35 @@ def main(cfg: DictConfig) -> float:
     print(f"\noutputs: {output_dir}   compare runs: make ui")
     log.debug("config:\n%s", OmegaConf.to_yaml(cfg))
     return results.sweep_value()
+
+
+INFO_FLAGS = ("--cfg", "-c", "--help", "-h", "--hydra-help", "--info", "-i", "--shell-completion", "-sc")
+"""Hydra options that print something and run no job: no output directory is made."""
+
+
+def check_output_dir_override(args: list[str]) -> None:
+    """The output directory given on the command line (``hydra.run.dir=``, ``hydra.sweep.dir=`` with ``-m``), made
+    and written to before Hydra starts: Hydra creates it, its log file and ``.hydra/`` before any distillx code runs,
+    and reports a failure there as a traceback. A value with interpolations (the default ``${now:...}``) is left to
+    Hydra: it is known only once the config is composed."""
+    if any(arg.split("=", 1)[0] in INFO_FLAGS for arg in args):
+        return
+    key = "hydra.sweep.dir" if {"-m", "--multirun"} & set(args) else "hydra.run.dir"
+    for arg in args:
+        name, _, value = arg.lstrip("+").partition("=")
+        value = value.strip("'\"")
+        if name == key and value and "${" not in value:
+            check_writable(Path(value).expanduser(), f"{key} {value}", key)
+
+
+def main() -> None:
+    """Entry point of the ``distillx`` console script."""
+    try:
+        check_output_dir_override(sys.argv[1:])
+    except DistillxError as err:
+        print(f"distillx: error: {err}", file=sys.stderr)
+        sys.exit(2)
+    hydra_main()
 
 
 if __name__ == "__main__":

@@ -161,13 +161,27 @@ class DataPipeline:
 
     def halves(self, language: str) -> tuple[list[Example], list[Example]]:
         """(annotated, unannotated) halves of the train split (freetransfer-x.md §3.1), balanced by label in the
-        source language only: a target language's labels are never read to draw them."""
-        return annotated_halves(
-            self.split(language, "train"),
-            self.annotated_fraction,
-            self.split_seed,
-            stratify=language == self.source,
+        source language only: a target language's labels are never read to draw them.
+
+        A half a stage reads must have examples: the source model trains on the source's annotated half, the KD
+        stages on a language's unannotated half (a target's annotated half is never read). An empty one stops the
+        run here, naming its cause, not minutes later inside the stage that cannot be fed."""
+        train = self.split(language, "train")
+        where = f"dataset {self.reader.name}, {language} train"
+        if not train:
+            raise DistillxError(f"{where}: no examples; add {language} train data or choose another language")
+        annotated, unannotated = annotated_halves(
+            train, self.annotated_fraction, self.split_seed, stratify=language == self.source
         )
+        more = f"raise split.limit (now {self.limit})" if self.limit else "add data"
+        needed = [("annotated", annotated, "raise")] if language == self.source else []
+        for name, half, change in [*needed, ("unannotated", unannotated, "lower")]:
+            if not half:
+                raise DistillxError(
+                    f"{where}: the {name} half is empty ({len(train)} examples, split.annotated_fraction="
+                    f"{self.annotated_fraction}); {change} split.annotated_fraction or {more}"
+                )
+        return annotated, unannotated
 
     def segment(self, examples: list[Example], language: str) -> Counter[str]:
         """Segment new examples (translations, paraphrases) of ``language`` like the dataset's own."""

@@ -48,6 +48,7 @@ class GoldSupervised:
         self.kd = kd
 
     def run(self, ctx: RunContext) -> Results:
+        ctx.data.halves(ctx.target)  # first: a target half that cannot feed KD step 2 stops the run before step 1
         teacher = steps.source_model(ctx, self.supervised)
         mplm = steps.gold_mplm(ctx, self.supervised)
         student = steps.kd_to_student(ctx, mplm, self.kd)

@@ -21,6 +21,7 @@ class FreeTransfer:
         self.balanced = balanced
 
     def run(self, ctx: RunContext) -> Results:
+        ctx.data.halves(ctx.target)  # first: a target half that cannot feed KD step 2 stops the run before step 1
         teacher = steps.source_model(ctx, self.supervised)
         mplm = steps.kd_to_mplm(ctx, teacher, self.kd, balanced=self.balanced)
         student = steps.kd_to_student(ctx, mplm, self.kd)
