@@ -66,7 +66,7 @@ def test_multilingual_methods_run_on_the_demo(
 
 def test_small_students_are_refused(tmp_path: Path, shared_cache):
     cfg = compose_config([*TINY, "method=multikd", "student=transformer", "split.limit=120"], tmp_path, shared_cache)
-    with pytest.raises(DistillxError, match="choose student=mplm or student=mblm"):
+    with pytest.raises(DistillxError, match="choose student=mplm, student=mblm or student=lean"):
         run(cfg, tmp_path / "run", "x")
 
 

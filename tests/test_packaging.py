@@ -57,5 +57,10 @@ def test_help_lists_groups_and_examples():
     out = subprocess.run(
         [sys.executable, "-m", "distillx.cli", "--help"], capture_output=True, text=True, timeout=120, check=True
     ).stdout
-    for text in ("distillx: label-free", "student: bilstm, cnn, mblm, mplm, transformer", "--multirun", "make ui"):
+    for text in (
+        "distillx: label-free",
+        "student: bilstm, cnn, lean, mblm, mplm, transformer",
+        "--multirun",
+        "make ui",
+    ):
         assert text in out

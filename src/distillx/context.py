@@ -23,7 +23,7 @@ from distillx.train.batching import EncodedSet
 from distillx.train.loop import Trainer
 from distillx.translate import Translator
 
-NOT_IN_KEYS = ("progress", "threads")
+NOT_IN_KEYS = ("progress", "threads", "max_nonfinite_steps")
 """Trainer options that change how a run looks or how fast it goes, not what it computes."""
 
 
@@ -66,6 +66,7 @@ class RunContext:
         )
         self.store = StageStore(self.output_dir, cache_dir / "stages" if cfg.share_stages else None)
         self._vocab_root = cache_dir / "vocab" if cfg.share_stages else self.output_dir / "vocab-store"
+        self.lean_root = cache_dir / "lean" if cfg.share_stages else self.output_dir / "lean-store"
         self._encoding_root = cache_dir / "preprocess" if cfg.preprocess_cache else None
 
     @cached_property
@@ -87,7 +88,15 @@ class RunContext:
             train_words=lambda lang: [ex.words for ex in self.data.split(lang, "train")],
             mplm_corpus=self._mplm_corpus,
             pivot=self.source,
+            bases={"lean": lambda: self.lean_path},
         )
+
+    @cached_property
+    def lean_path(self) -> Path:
+        """The small encoder built from the mPLM (``lean`` config), built or distilled on first use."""
+        from distillx.distill.pretraining import lean_encoder  # a method-level stage; imports this module
+
+        return lean_encoder(self)
 
     def _mplm_corpus(self, languages: list[str]) -> dict[str, dict[str, list[str]]]:
         """The unlabeled train text of the languages the demo mPLM is pre-trained on (those the dataset has)."""

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 BUILDING_CODE = (
     "distillx.data",
     "distillx.distill.objectives",
+    "distillx.distill.pretraining",
     "distillx.distill.stages",
     "distillx.distill.teachers",
     "distillx.files",

@@ -110,6 +110,8 @@ class Multilingual:
         groups = self.languages(ctx)
         results = Results(source=self.supervised[0], target="", groups=groups)
         results.title = f"{student.arch}: supervised {', '.join(groups['supervised'])}; test scores (%)"
+        if ctx.cfg.student.get("base") == "lean":
+            results.notes.append(f"small encoder: {ctx.lean_path}")
         for lang in groups["supervised"] + groups["zero-shot"]:
             results.add(student, lang, evaluate(ctx, student, ctx.data.split(lang, "test"), f"{lang} test"))
             if ctx.data.test_is_dev(lang):
@@ -120,9 +122,14 @@ class Multilingual:
 
 
 class MultiKD(Multilingual):
-    """Eq. 1-4: each supervised language's teacher distilled into one student, a language per step."""
+    """Eq. 1-4: each supervised language's teacher distilled into one student, a language per step. A ``kd``
+    objective with a gold-label term (``gold: true``, e.g. ft_distill's) also reads the sources' gold labels."""
 
     stage = "multikd_student"
+
+    def __init__(self, *args: Any, stage: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stage = stage or self.stage
 
     def sources(self) -> list[str]:
         """The languages whose teachers and training text the student learns from."""
@@ -133,15 +140,18 @@ class MultiKD(Multilingual):
             raise DistillxError("method.kd is not set: the distillation objective (soft_ce at temperature 8)")
         student = self.student(ctx)
         teachers = self.teachers(ctx, self.sources())
+        train = self.train(ctx, self.sources())
+        gold = ctx.labels.gold(train, f"{self.stage} train") if getattr(self.kd, "needs_gold", False) else None
         distill(
             ctx,
             self.stage,
             teachers,
             student,
-            self.train(ctx, self.sources()),
+            train,
             self.dev(ctx, self.sources()),
             self.kd,
             sampler=self.sampler,
+            gold=gold,
         )
         return self.report(ctx, student, teachers)
 

@@ -15,6 +15,7 @@ from torch import nn
 from distillx.context import RunContext
 from distillx.data.schema import Example
 from distillx.distill.teachers import Teachers, as_map, examples_digest, online_teacher, stored_outputs
+from distillx.errors import DistillxError
 from distillx.files import digest_lines
 from distillx.models.factory import TaskModel
 from distillx.report.scores import Decoded, headline, score
@@ -138,6 +139,7 @@ def distill(
     teacher_inputs: list[Example] | None = None,
     sampler: Any = None,
     shared: bool = False,
+    gold: Mapping[str, Target] | None = None,
 ) -> StageResult:
     """KD from frozen ``teachers`` (one, or one per language) to ``student`` on unlabeled ``train`` text
     (freetransfer-x.md §2.2.2; mblm-multikd.md Eq. 4 with several), sentence level and/or word level (at each
@@ -145,9 +147,11 @@ def distill(
 
     ``teacher_inputs[i]`` is what the teacher reads for ``train[i]`` (default: the same utterance); language-
     balanced distillation gives it the English original of a translated utterance (§2.3.1). ``sampler`` draws
-    the batches (one language per batch for several teachers or a multi-branch student).
-    Label-free throughout: the best epoch is the one whose predictions on ``dev`` agree most with the teachers'
-    (intent agreement and/or slot F1 against the teachers' tags), and ``dev``'s gold labels are never read."""
+    the batches (one language per batch for several teachers or a multi-branch student). ``gold`` label ids of
+    ``train`` (per head) are handed to objective terms with ``gold: true`` as ``gold_<head>`` (ft-distill's
+    cross-entropy); without them the stage is label-free. Either way the best epoch is the one whose predictions
+    on ``dev`` agree most with the teachers' (intent agreement and/or slot F1 against the teachers' tags), and
+    ``dev``'s gold labels are never read."""
     teacher_inputs = train if teacher_inputs is None else teacher_inputs
     if len(teacher_inputs) != len(train):
         raise ValueError(f"stage {name}: {len(teacher_inputs)} teacher inputs for {len(train)} training utterances")
@@ -161,14 +165,17 @@ def distill(
             "train": examples_digest(train),
             "teacher_inputs": examples_digest(teacher_inputs),
             "dev": examples_digest(dev),
+            "gold": None if gold is None else targets_digest(gold),
             "objective": describe(objective),
             "sampler": describe(sampler),
             "trainer": ctx.trainer_key,
         },
         shared=shared,
     )
+    if getattr(objective, "needs_gold", False) and gold is None:
+        raise DistillxError(f"stage {name}: the objective has a gold-label term (gold: true) but no gold labels")
     if hasattr(objective, "attach"):  # projections of intermediate matches live in the student (checkpointed)
-        objective.attach(student.model)
+        objective.attach(student.model, [t.model for t in routes.values()])
     with stage.lock():
         dev_teacher = ctx.labels.decode(stored_outputs(ctx, teachers, dev, stage.dir / "teacher_dev_outputs.pt"))
         if getattr(objective, "needs_features", None):
@@ -184,6 +191,8 @@ def distill(
             metrics = score(ctx.labels.decode(outputs), dev_teacher.intents, dev_teacher.slots)
             return {f"dev_teacher_{k}": v for k, v in metrics.items()} | {"dev_teacher_agreement": headline(metrics)}
 
+        if gold is not None:
+            targets = {**targets, **{f"gold_{head}": ids for head, ids in gold.items()}}
         data = ctx.encode(student, train).with_targets(targets)
         return _fit(
             ctx,

@@ -80,7 +80,7 @@ def kd_to_student(ctx: RunContext, teacher: TaskModel, objective: nn.Module) -> 
     _, corpus = ctx.data.halves(tgt)
     corpus = ctx.augmentation(ctx, corpus, tgt)
     ctx.log_metrics({f"data/{tgt}/kd2_corpus_examples": float(len(corpus))})
-    student = ctx.models.small_model("student", tgt)
+    student = ctx.models.model("student", tgt)
     distill(ctx, "kd2_student", teacher, student, corpus, ctx.data.split(tgt, "dev"), objective)
     return student
 

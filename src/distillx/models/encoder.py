@@ -15,6 +15,9 @@ class Encoded:
     sentence: torch.Tensor
     hidden_states: tuple[torch.Tensor, ...] | None = None
     """With ``hidden_states=True``: the embedding output and each layer's output ``[B, T, H]``."""
+    attention_scores: tuple[torch.Tensor, ...] | None = None
+    """With ``attention_scores=True``: each layer's pre-softmax scores ``[B, heads, T, T]`` (``finfo.min`` at padded
+    keys), for TinyBERT's attention matching; only encoders with ``exposes_attention_scores`` give them."""
     branches: dict[str, Encoded] | None = None
     """Per-language branch outputs of an encoder whose branches have their own classifiers (MBLM, Fig. 4d)."""
 

@@ -71,6 +71,7 @@ class ModelFactory:
         train_words: Callable[[str], list[list[str]]],
         mplm_corpus: Callable[[list[str]], dict[str, dict[str, list[str]]]],
         pivot: str,
+        bases: Mapping[str, Callable[[], Path]] | None = None,
     ) -> None:
         self.roles = roles
         self.vocab_cfg = vocab
@@ -82,6 +83,8 @@ class ModelFactory:
         self.train_words = train_words
         self.mplm_corpus = mplm_corpus
         self.pivot = pivot
+        self.bases = dict(bases or {})
+        """Encoders other than the mPLM a role may be built on (``base: lean``), each built on first use."""
 
     # ------------------------------------------------------------------ vocabularies
     def vocab(self, language: str) -> PreTrainedTokenizerBase:
@@ -112,20 +115,30 @@ class ModelFactory:
     # ------------------------------------------------------------------ models
     def model(self, role: str, language: str, languages: Sequence[str] = ()) -> TaskModel:
         """The ``role``'s model for ``language``: from scratch over that language's BPE vocabulary, or (a role whose
-        config says ``base: mplm``) built on the mPLM's weights and tokenizer, e.g. the multilingual student or MBLM
-        (given the supervised ``languages`` for its branches)."""
-        if self.roles[role].get("base") == "mplm":
+        config names a ``base``) built on a pre-trained encoder's weights and tokenizer: the mPLM (``base: mplm``,
+        e.g. the multilingual student or MBLM, given the supervised ``languages`` for its branches) or the small
+        encoder built from it (``base: lean``)."""
+        if self.roles[role].get("base"):
             return self.pretrained_model(role, languages)
         return self.small_model(role, language)
 
+    def base_path(self, role: str) -> str:
+        """The directory (or hub name) of the encoder ``role`` is built on."""
+        base = self.roles[role].get("base")
+        if base == "mplm":
+            return self.mplm_path
+        if base in self.bases:
+            return str(self.bases[base]())
+        choices = ", ".join(["mplm", *self.bases])
+        raise DistillxError(
+            f"{role}: this method needs a {role} built on a pre-trained encoder (base: {choices}): choose "
+            f"{role}=mplm, {role}=mblm or {role}=lean"
+        )
+
     def pretrained_model(self, role: str, languages: Sequence[str] = ()) -> TaskModel:
-        """A ``role`` model on the mPLM (its weights, tokenizer and length limit) with the run's heads."""
+        """A ``role`` model on its base encoder (weights, tokenizer and length limit) with the run's heads."""
         spec = self.roles[role]
-        if spec.get("base") != "mplm":
-            raise DistillxError(
-                f"{role}: this method needs a {role} built on the mPLM: choose {role}=mplm or {role}=mblm"
-            )
-        path = self.mplm_path  # first: building the demo mPLM draws from the global RNG
+        path = self.base_path(role)  # first: building the demo mPLM draws from the global RNG
         torch.manual_seed(self.seed)
         build = instantiate(spec.encoder)
         branched = getattr(getattr(build, "func", build), "by_language", False)
@@ -134,9 +147,10 @@ class ModelFactory:
         tokenizer = load_tokenizer(path)
         max_length = min(self.max_length, encoder.max_positions)
         arch = spec.encoder._target_.rsplit(".", 1)[-1].removesuffix("Encoder")
-        identity = self._identity(role, spec, tokenizer, base=self._mplm_base)
+        name = self._mplm_name if spec.base == "mplm" else f"{spec.base} from {self._mplm_name}"
+        identity = self._identity(role, spec, tokenizer, base=self.base_identity(path))
         identity |= {"max_length": max_length, "languages": list(languages) if branched else None}
-        return TaskModel(role, f"{arch} ({self._mplm_name})", model, tokenizer, max_length, float(spec.lr), identity)
+        return TaskModel(role, f"{arch} ({name})", model, tokenizer, max_length, float(spec.lr), identity)
 
     @property
     def _mplm_name(self) -> str:
@@ -163,13 +177,13 @@ class ModelFactory:
             raise DistillxError("mplm.name_or_path is not set: name a Hugging Face model or a local model directory")
         return str(spec.name_or_path)
 
-    @cached_property
-    def _mplm_base(self) -> dict[str, Any]:
-        """The mPLM's base weights, for keys: the local directory's files (names, sizes, mtimes; hashing 500 MB
+    @staticmethod
+    def base_identity(name_or_path: str) -> dict[str, Any]:
+        """An encoder's base weights, for keys: the local directory's files (names, sizes, mtimes; hashing 500 MB
         of weights per run would cost more than it protects), or the hub name."""
-        path = Path(self.mplm_path)
+        path = Path(name_or_path)
         if not path.is_dir():
-            return {"name": self.mplm_path}
+            return {"name": name_or_path}
         files = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in path.iterdir() if p.is_file())
         return {"path": str(path.resolve()), "files": files}
 
@@ -184,7 +198,7 @@ class ModelFactory:
         if spec.encoder.random_init:
             arch += " (random init)"
         tokenizer = load_tokenizer(self.mplm_path)
-        identity = self._identity("mplm", spec, tokenizer, base=self._mplm_base)
+        identity = self._identity("mplm", spec, tokenizer, base=self.base_identity(path))
         identity["max_length"] = max_length
         return TaskModel("mplm", arch, model, tokenizer, max_length, float(spec.lr), identity)
 

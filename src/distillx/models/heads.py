@@ -22,7 +22,9 @@ class TaskHeads(nn.Module):
     ``forward`` returns one flat dict whatever the encoder, so a loss never knows which model produced it:
     ``intent`` logits ``[B, C]``; ``slots`` logits ``[B, W, S]`` with ``word_mask`` ``[B, W]`` (False for padding
     and for words truncated away); with ``features=True`` also ``hidden_states`` (index 0 the embedding output,
-    i the output of layer i, each ``[B, T, H]``) and ``attention_mask``, for intermediate-layer matches.
+    i the output of layer i, each ``[B, T, H]``), ``attention_mask`` and, from an encoder that
+    ``exposes_attention_scores``, ``attention_scores`` (layer i's pre-softmax scores at index i - 1, each
+    ``[B, heads, T, T]``), for intermediate-layer matches.
     ``language`` is the batch's language code where all its rows share one (encoders that branch by language
     read it; the others ignore it)."""
 
@@ -57,6 +59,8 @@ class TaskHeads(nn.Module):
         kwargs: dict[str, Any] = {"language": language} if getattr(self.encoder, "by_language", False) else {}
         if features:
             kwargs["hidden_states"] = True
+            if getattr(self.encoder, "exposes_attention_scores", False):
+                kwargs["attention_scores"] = True
         encoded = self.encoder(input_ids, attention_mask, **kwargs)
         out: dict[str, Any] = {}
         if features:
@@ -67,6 +71,8 @@ class TaskHeads(nn.Module):
                 )
             out["hidden_states"] = encoded.hidden_states
             out["attention_mask"] = attention_mask
+            if encoded.attention_scores is not None:
+                out["attention_scores"] = encoded.attention_scores
         if encoded.branches is None:
             return out | self._logits(encoded, word_index, {"intent": self.intent, "slots": self.slots})
         per_branch = {

@@ -13,6 +13,7 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokeniz
 from transformers.utils import logging as hf_logging
 
 from distillx.errors import DistillxError
+from distillx.models.attention import record_attention_scores
 from distillx.models.encoder import Encoded, masked_mean
 
 
@@ -40,7 +41,13 @@ class PretrainedEncoder(nn.Module):
     that shows how much of a transfer comes from pre-training. ``freeze_embeddings`` keeps the word
     embedding table fixed, which preserves the cross-lingual alignment of words unseen in KD step 1 and
     saves most of the optimizer work (most of an mPLM's parameters are its embedding table).
+
+    ``attention_scores=True`` switches the model, for good, to the attention implementation that returns raw
+    scores (:mod:`distillx.models.attention`): same outputs, but eager attention instead of SDPA, so an encoder
+    never asked for scores keeps the faster default.
     """
+
+    exposes_attention_scores = True
 
     def __init__(
         self,
@@ -72,8 +79,23 @@ class PretrainedEncoder(nn.Module):
         self.hidden_size = int(self.model.config.hidden_size)
         self.max_positions = int(getattr(self.model.config, "max_position_embeddings", 512))
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, hidden_states: bool = False) -> Encoded:
-        out = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=hidden_states)
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        hidden_states: bool = False,
+        attention_scores: bool = False,
+    ) -> Encoded:
+        options = {"output_hidden_states": hidden_states}
+        if attention_scores:
+            record_attention_scores(self.model)
+            options["output_attentions"] = True
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, **options)
         states = out.last_hidden_state
         sentence = states[:, 0] if self.pooling == "first" else masked_mean(states, attention_mask)
-        return Encoded(tokens=states, sentence=sentence, hidden_states=out.hidden_states if hidden_states else None)
+        return Encoded(
+            tokens=states,
+            sentence=sentence,
+            hidden_states=out.hidden_states if hidden_states else None,
+            attention_scores=out.attentions if attention_scores else None,
+        )

@@ -1,0 +1,132 @@
+"""kd-limitations-zero-shot.md Tables 4-5 from distillx sweeps: English test score and zero-shot scores per
+language and averaged, for the teacher mPLM, the small encoder without and with pre-training distillation, each
+with and without ft-distill, beside the paper's figures, with each stage's wall time.
+
+    experiments/kd_limits_runs.sh                          # the sweeps (resumable: run it again to continue)
+    python experiments/kd_limits_tables.py                 # print the tables of what has finished
+    python experiments/kd_limits_tables.py --write         # and replace the section in benchmarks/RESULTS.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "experiments"))
+from mblm_tables import jobs, pct, replace_section, wall_times  # noqa: E402
+
+SWEEPS = ROOT / "outputs" / "kd_limits"
+HEADING = "## Distillation during pre-training vs during fine-tuning (kd-limitations-zero-shot.md Tables 4-5, reduced)"
+ROWS = {
+    "teacher": "teacher mPLM (e5-small, 12 layers)",
+    "vanilla": "Vanilla small encoder",
+    "distilled": "pre-training-distilled (mLeanBERT)",
+    "distilled_ft": "mLeanBERT (ft-distill)",
+    "vanilla_ft": "Vanilla (ft-distill)",
+}
+# The paper's Table 4 (English test) and Table 5 (zero-shot average), mBERT8 teacher and 4-layer students.
+PAPER = {
+    "atis": {
+        "teacher": (87.98, 45.42),
+        "vanilla": (87.34, 34.06),
+        "distilled": (86.59, 37.58),
+        "distilled_ft": (86.17, 36.79),
+        "vanilla_ft": (86.75, 34.01),
+    },
+    "mtop": {
+        "teacher": (82.09, 34.60),
+        "vanilla": (80.26, 23.74),
+        "distilled": (79.85, 25.96),
+        "distilled_ft": (79.77, 25.33),
+        "vanilla_ft": (80.44, 24.15),
+    },
+    "wikiann": {
+        "teacher": (83.46, 76.73),
+        "vanilla": (80.47, 71.30),
+        "distilled": (79.92, 71.48),
+        "distilled_ft": (80.28, 71.62),
+        "vanilla_ft": (80.63, 71.57),
+    },
+}
+DATASETS = {  # sweep -> (title, metric, the paper's metric)
+    "atis": ("MultiATIS++ intents (accuracy; the paper: exact match of intent + slots)", "accuracy"),
+    "mtop": ("MTOP intents (accuracy; the paper: exact match of the semantic parse)", "accuracy"),
+    "wikiann": ("WikiANN NER (entity F1)", "slot_f1"),
+}
+
+
+def table(sweep: str, found: dict[str, dict], metric: str) -> list[str]:
+    first = next(iter(found.values()))["results"]
+    zero = first["groups"]["zero-shot"]
+    head = "| row | en | " + " | ".join(zero) + " | zero-shot avg | paper en / zero-shot avg |"
+    lines = [head, "|---" * (len(zero) + 4) + "|"]
+    for row, label in ROWS.items():
+        if row not in found:
+            continue
+        res = found[row]["results"]
+        scores = res["scores"]["student"]
+        avg = res["averages"]["student"]["avg_z"].get(metric)
+        cells = [pct(scores.get(lang, {}).get(metric)) for lang in ["en", *zero]] + [pct(avg)]
+        ref = PAPER[sweep].get(row)
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {ref[0]:.2f} / {ref[1]:.2f} |")
+    return lines
+
+
+def claims(found: dict[str, dict], metric: str) -> list[str]:
+    def z(row: str) -> float | None:
+        res = found.get(row, {}).get("results")
+        return res["averages"]["student"]["avg_z"].get(metric) if res else None
+
+    lines = []
+    if z("distilled") is not None and z("vanilla") is not None:
+        verdict = "holds" if z("distilled") > z("vanilla") else "does not hold"
+        lines.append(
+            f"- pre-training distillation beats vanilla on zero-shot: {verdict} here "
+            f"({pct(z('distilled'))} vs {pct(z('vanilla'))})."
+        )
+    if z("distilled_ft") is not None and z("distilled") is not None:
+        verdict = "holds" if z("distilled_ft") < z("distilled") else "does not hold"
+        lines.append(
+            f"- ft-distill hurts the distilled encoder's zero-shot score: {verdict} here "
+            f"({pct(z('distilled_ft'))} with vs {pct(z('distilled'))} without)."
+        )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--write", action="store_true", help="replace the section in benchmarks/RESULTS.md")
+    args = parser.parse_args()
+    blocks = [HEADING, ""]
+    blocks.append(
+        "Teacher: the offline multilingual-e5-small (12 layers, width 384; the paper: its own 8-language mBERT8). "
+        "Small encoder: 4 layers at width 384, feed-forward 600, 12 heads, the e5-small tokenizer and a frozen copy "
+        "of its embeddings (the paper's LeanBERT: 4 layers, 768, 1200, 12 heads, own embeddings). Vanilla: untrained "
+        "layers (the paper's is MLM-pre-trained: e5-small has no MLM head to compare against). Pre-training "
+        "distillation: TinyBERT's general distillation (embeddings, hidden states, raw attention scores; uniform "
+        "layer map 3-6-9-12) on the datasets' own unlabeled train text of the paper's languages (alpha = 0.5), "
+        "capped per language (the paper: 500M Wikipedia sentences, 4 epochs). ft-distill: the same intermediate "
+        "terms plus soft cross-entropy on the teacher's outputs and gold cross-entropy, on the English train set. "
+        "Fine-tuning: `trainer=paper`, 3 epochs, English only. One seed (42); wall times on the 2-core CPU."
+    )
+    for sweep, (title, metric) in DATASETS.items():
+        found = jobs(SWEEPS / sweep, "kd_row")
+        if not found:
+            continue
+        blocks += ["", f"### {title}", "", *table(sweep, found, metric), "", *claims(found, metric), ""]
+        blocks += wall_times(found, ROWS)
+    blocks += [
+        "",
+        "Reproduce: `THREADS=2 experiments/kd_limits_runs.sh` (rerun to resume), then "
+        "`python experiments/kd_limits_tables.py --write`.",
+    ]
+    text = "\n".join(blocks) + "\n"
+    print(text)
+    if args.write:
+        replace_section(ROOT / "benchmarks" / "RESULTS.md", HEADING, text)
+
+
+if __name__ == "__main__":
+    main()
