@@ -14,9 +14,9 @@ run() {  # name, then the dataset's overrides
   $DISTILLX --multirun +experiment=kd_limits $E5 $PRE "$@" hydra.sweep.dir=outputs/kd_limits/$name > outputs/kd_limits/$name.log 2>&1
 }
 run atis dataset=multiatis dataset.path=../shared/data/multiatis_pp dataset.task=intent \
-  "method.zero_shot=[fr,de,es,pt,hi]" "lean.pretrain.languages=[en,fr,de,es,pt,hi,ja]"
+  "++method.zero_shot=[fr,de,es,pt,hi]" "lean.pretrain.languages=[en,fr,de,es,pt,hi,ja]"
 run mtop dataset=mtop dataset.path=../shared/data/mtop dataset.task=intent \
-  "method.zero_shot=[fr,de,es,hi]" "lean.pretrain.languages=[en,fr,de,es,hi]"
+  "++method.zero_shot=[fr,de,es,hi]" "lean.pretrain.languages=[en,fr,de,es,hi]"
 run wikiann dataset=wikiann dataset.path=../shared/data/wikiann \
-  "method.zero_shot=[fr,de,es,pt,it,hi]" "lean.pretrain.languages=[en,fr,de,es,pt,it,hi,ja]"
+  "++method.zero_shot=[fr,de,es,pt,it,hi]" "lean.pretrain.languages=[en,fr,de,es,pt,it,hi,ja]"
 echo done > outputs/kd_limits/DONE
