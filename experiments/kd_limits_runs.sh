@@ -6,7 +6,7 @@
 # (THREADS=2 for two cores; DISTILLX overrides the command, e.g. to run a code snapshot). Resumable: rerun it.
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 MLFLOW_DISABLE_TELEMETRY=true TOKENIZERS_PARALLELISM=false HF_HUB_DISABLE_PROGRESS_BARS=1
 DISTILLX=${DISTILLX:-.venv/bin/distillx}
-E5="mplm=e5_small mplm.name_or_path=$HOME/.cache/distillx/mplm/e5-small trainer=paper trainer.patience=null trainer.progress=false trainer.threads=${THREADS:-1} trainer.epochs=3"
+E5="size=paper mplm=e5_small mplm.name_or_path=$HOME/.cache/distillx/mplm/e5-small trainer=paper trainer.patience=null trainer.progress=false trainer.threads=${THREADS:-1} trainer.epochs=3"
 PRE="lean.pretrain.max_per_language=${PER_LANGUAGE:-2000} lean.pretrain.trainer.epochs=${PRETRAIN_EPOCHS:-2}"
 mkdir -p outputs/kd_limits
 run() {  # name, then the dataset's overrides
