@@ -128,6 +128,10 @@ class Trainer:
         self.patience = patience
         self.bucket_batches = bucket_batches
         self.device = resolve_device(device)
+        if self.device.type == "cuda":  # same seed, same machine, same result: no autotuned or racy kernels
+            torch.backends.cudnn.benchmark = False
+            torch.backends.cudnn.deterministic = True
+            torch.use_deterministic_algorithms(True, warn_only=True)  # ops without a deterministic kernel warn
         self.precision = resolve_precision(precision, self.device)
         self.seed = seed
         self.progress = progress
