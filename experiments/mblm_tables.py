@@ -159,7 +159,9 @@ def main() -> None:
         "gradients, so MultiKD ends near its teachers. XNLI: only the dev set is labeled "
         "offline, carved into train / dev / test (1494 / 498 / 498 pairs per language, the same cut in every "
         "language: `conf/dataset/xnli.yaml`), where the paper trains on 393k machine-translated MNLI pairs. "
-        "MultiATIS++: supervised en/fr/zh, zero-shot de/es/hi/ja/pt/tr. Wall times on the 2-core CPU (2 threads), "
+        "MultiATIS++: supervised en/fr/zh, zero-shot de/es/hi/ja/pt/tr, 3 epochs, code of `4fe1d60` (a snapshot; "
+        "later commits change no numerics on this path), wall times inflated by two or three other jobs on the "
+        "cores (MultiTrain's 3036 s is ~6 min on idle cores). Wall times on the 2-core CPU (2 threads), "
         "shared "
         "with other work while measured. One seed (42) per row, no spread yet: with 498 test pairs per language, "
         "differences of a point or two are within sampling noise."
@@ -181,7 +183,7 @@ def main() -> None:
     blocks += [
         "",
         "Reproduce: `experiments/mblm_runs.sh` (the three sweeps; rerun to resume), then "
-        "`python experiments/mblm_tables.py --write`.",
+        "`.venv/bin/python experiments/mblm_tables.py --write`.",
     ]
     text = "\n".join(blocks) + "\n"
     print(text)
