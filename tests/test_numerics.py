@@ -9,11 +9,13 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
 import torch
 from conftest import REPO
+from test_trainer import make_trainer
 from torch import nn
 
 from distillx.distill.objectives import HardCrossEntropy
@@ -24,25 +26,12 @@ from distillx.models.transformer import TransformerEncoder
 from distillx.report.results import Results
 from distillx.report.scores import Decoded, score
 from distillx.train.batching import EncodedSet
-from distillx.train.loop import Trainer
 
 CE = HardCrossEntropy()
 STEPS_PER_EPOCH = 4  # toy_data() in batches of 8
 
 
-def make_trainer(**kw) -> Trainer:
-    defaults = dict(
-        optimizer=lambda params, lr: torch.optim.AdamW(params, lr=lr),
-        epochs=3,
-        batch_size=8,
-        eval_batch_size=16,
-        patience=None,
-        precision="fp32",
-        device="cpu",
-        progress=False,
-        seed=1,
-    )
-    return Trainer(**{**defaults, **kw})
+make_trainer = partial(make_trainer, epochs=3)  # test_trainer's toy trainer, 3 epochs
 
 
 def toy_data(n: int = 32) -> EncodedSet:
