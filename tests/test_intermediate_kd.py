@@ -296,3 +296,18 @@ def test_tinybert_objectives_compose(name, terms, gold):
     assert all(term.weight == 1.0 for term in objective.terms)
     if "soft_ce" in terms:
         assert objective.terms[3].temperature == 1.0 and not objective.terms[3].gold
+    assert objective.trains_outputs == ("soft_ce" in terms)
+
+
+def test_prediction_ce_is_tinyberts_prediction_layer_plus_gold_ce():
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        objective = instantiate(compose(config_name="objective/prediction_ce").objective)
+    soft, hard = objective.terms
+    assert objective.keys == ["loss/soft_ce", "loss/ce"] and objective.needs_features == frozenset()
+    assert soft.temperature == 1.0 and hard.gold and objective.needs_gold and objective.trains_outputs
+
+
+def test_an_output_term_of_weight_0_trains_no_output():
+    objective = Objective({"hidden": LayerMatch("hidden"), "watched": SoftCrossEntropy(weight=0.0)})
+    assert not objective.trains_outputs

@@ -13,6 +13,7 @@ from transformers import AutoModel, BertConfig, BertModel
 
 from distillx.cli import run
 from distillx.errors import DistillxError
+from distillx.files import file_digest
 from distillx.models.lean import build_lean, lean_config
 from distillx.train.sampling import LanguageBatches
 
@@ -139,20 +140,25 @@ def test_killed_pretraining_distillation_resumes_where_it_stopped(tmp_path: Path
     assert resumed.scores == reference.scores
 
 
-def test_ft_distill_runs_on_the_demo_with_gold_english_labels_only(tmp_path: Path, shared_cache, spy_gold):
+def test_ft_distill_distils_intermediate_layers_then_outputs_with_gold_english_labels_only(
+    tmp_path: Path, shared_cache, spy_gold
+):
     cfg = compose_config([*TINY_LEAN, "method=ft_distill"], tmp_path, shared_cache)
     results = run(cfg, tmp_path / "run", "ft")
     assert set(results.scores["student"]) == set(SUPERVISED + ZERO_SHOT)
-    stage = tmp_path / "run" / "stages" / "ft_distill_student"
-    history = json.loads((stage / "done.json").read_text())["history"]
-    terms = {
-        "train_loss/embeddings",
-        "train_loss/hidden",
-        "train_loss/attention",
-        "train_loss/soft_ce",
-        "train_loss/ce",
+    stages = tmp_path / "run" / "stages"
+    first = json.loads((stages / "ft_distill_student_intermediate" / "done.json").read_text())
+    second = json.loads((stages / "ft_distill_student" / "done.json").read_text())
+    # phase 1: TinyBERT's intermediate layers only, its best epoch the one with the lowest dev distillation loss
+    assert {"train_loss/embeddings", "train_loss/hidden", "train_loss/attention"} == {
+        k for k in first["history"][0] if k.startswith("train_loss/")
     }
-    assert terms <= set(history[0])
+    losses = [epoch["dev_distill_loss"] for epoch in first["history"]]
+    assert first["best_epoch"] == 1 + losses.index(min(losses))
+    # phase 2: the outputs and the gold labels, starting from phase 1's best weights
+    assert {"train_loss/soft_ce", "train_loss/ce"} == {k for k in second["history"][0] if k.startswith("train_loss/")}
+    key = json.loads((stages / "ft_distill_student" / "key.json").read_text())
+    assert key["inputs"]["student"]["weights"] == file_digest(stages / "ft_distill_student_intermediate" / "best.pt")
     assert None not in spy_gold
     declared = {r for r in spy_gold if not r.startswith("reading and preprocessing") and not r.endswith(" test")}
     assert declared <= {
@@ -162,9 +168,14 @@ def test_ft_distill_runs_on_the_demo_with_gold_english_labels_only(tmp_path: Pat
         "label set of the source model",
     }
     assert "ft_distill_student train" in declared  # the paper's gold cross-entropy term
+    assert "ft_distill_student_intermediate train" not in declared  # phase 1 reads no label
 
 
-def test_ft_distill_with_tinybert_recipe_reads_no_gold_in_distillation(tmp_path: Path, shared_cache, spy_gold):
-    cfg = compose_config([*TINY_LEAN, "method=ft_distill", "objective@method.kd=tinybert"], tmp_path, shared_cache)
-    run(cfg, tmp_path / "run", "ft")
+def test_ft_distill_in_one_phase_with_tinybert_recipe_reads_no_gold(tmp_path: Path, shared_cache, spy_gold):
+    overrides = [*TINY_LEAN, "method=ft_distill", "method.intermediate_kd=null", "objective@method.kd=tinybert"]
+    run(compose_config(overrides, tmp_path, shared_cache), tmp_path / "run", "ft")
+    stages = tmp_path / "run" / "stages"
+    assert not (stages / "ft_distill_student_intermediate").exists()
+    history = json.loads((stages / "ft_distill_student" / "done.json").read_text())["history"]
+    assert {"train_loss/attention", "train_loss/soft_ce"} <= set(history[0])
     assert "ft_distill_student train" not in spy_gold

@@ -253,3 +253,30 @@ def test_threads_option_sets_torch_threads_and_rejects_nonsense():
         torch.set_num_threads(before)
     with pytest.raises(DistillxError, match="trainer.threads=0"):
         make_trainer(threads=0)
+
+
+def test_mean_loss_averages_over_every_row_in_batches_of_one_language():
+    """Dev scoring of stages with no output to score: the mean of the objective over all rows, each batch of one
+    language so that a per-language teacher gets its own rows."""
+    data = toy_data(20)
+    data.languages = ["en" if i % 3 else "fr" for i in range(len(data))]
+    model = make_model().eval()
+    offset = {"en": 1.0, "fr": -2.0}  # each language's "teacher" gives another target
+    seen_rows: list[int] = []
+
+    def teacher(rows: list[int], language: str | None) -> dict[str, torch.Tensor]:
+        assert {data.languages[i] for i in rows} == {language}
+        seen_rows.extend(rows)
+        return {"target": torch.full((len(rows),), offset[language])}
+
+    def loss_fn(outputs, targets, model=None):
+        return ((outputs["intent"][:, 0] - targets["target"]) ** 2).mean()
+
+    value = make_trainer(eval_batch_size=4).mean_loss(model, data, loss_fn, teacher)
+    with torch.no_grad():
+        by_hand = [
+            (model(torch.tensor([row]), torch.ones(1, len(row), dtype=torch.long))["intent"][0, 0] - offset[lang]) ** 2
+            for row, lang in zip(data.input_ids, data.languages, strict=True)
+        ]
+    assert sorted(seen_rows) == list(range(len(data)))
+    assert value == pytest.approx(float(sum(by_hand) / len(by_hand)), rel=1e-5)

@@ -123,13 +123,21 @@ class Multilingual:
 
 class MultiKD(Multilingual):
     """Eq. 1-4: each supervised language's teacher distilled into one student, a language per step. A ``kd``
-    objective with a gold-label term (``gold: true``, e.g. ft_distill's) also reads the sources' gold labels."""
+    objective with a gold-label term (``gold: true``, e.g. ft_distill's) also reads the sources' gold labels.
+
+    ``intermediate_kd``, when set, is distilled first in its own stage (``<stage>_intermediate``) and ``kd``
+    continues from its weights: TinyBERT's task distillation, intermediate layers first, then the prediction layer
+    (Jiao et al., 2019), which keeps large feature losses from drowning the output losses under one clipped
+    gradient."""
 
     stage = "multikd_student"
 
-    def __init__(self, *args: Any, stage: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, stage: str | None = None, intermediate_kd: nn.Module | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.stage = stage or self.stage
+        self.intermediate_kd = intermediate_kd
 
     def sources(self) -> list[str]:
         """The languages whose teachers and training text the student learns from."""
@@ -140,19 +148,13 @@ class MultiKD(Multilingual):
             raise DistillxError("method.kd is not set: the distillation objective (soft_ce at temperature 8)")
         student = self.student(ctx)
         teachers = self.teachers(ctx, self.sources())
-        train = self.train(ctx, self.sources())
-        gold = ctx.labels.gold(train, f"{self.stage} train") if getattr(self.kd, "needs_gold", False) else None
-        distill(
-            ctx,
-            self.stage,
-            teachers,
-            student,
-            train,
-            self.dev(ctx, self.sources()),
-            self.kd,
-            sampler=self.sampler,
-            gold=gold,
-        )
+        train, dev = self.train(ctx, self.sources()), self.dev(ctx, self.sources())
+        for name, objective in ((f"{self.stage}_intermediate", self.intermediate_kd), (self.stage, self.kd)):
+            if objective is None:
+                continue
+            needs_gold = getattr(objective, "needs_gold", False)
+            gold = ctx.labels.gold(train, f"{name} train") if needs_gold else None
+            distill(ctx, name, teachers, student, train, dev, objective, sampler=self.sampler, gold=gold)
         return self.report(ctx, student, teachers)
 
 

@@ -453,6 +453,12 @@ class Objective(nn.Module):
         return frozenset().union(*(term.needs_features for term in self.terms))
 
     @property
+    def trains_outputs(self) -> bool:
+        """Whether a weighted term reads the model's outputs (logits): without one (TinyBERT's intermediate-layer
+        phase) the task heads stay untrained and cannot be scored."""
+        return any(isinstance(term, OutputTerm) and term.weight > 0 for term in self.terms)
+
+    @property
     def needs_gold(self) -> bool:
         """Whether a term reads gold label ids (``gold_<head>`` targets)."""
         return any(getattr(term, "gold", False) for term in self.terms)

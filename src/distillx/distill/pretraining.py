@@ -29,7 +29,6 @@ from distillx.models.factory import TaskModel
 from distillx.models.lean import build_lean, complete, save_encoder
 from distillx.models.mplm import PretrainedEncoder, load_tokenizer
 from distillx.train.batching import collate
-from distillx.train.precision import autocast
 
 log = logging.getLogger(__name__)
 
@@ -139,17 +138,11 @@ def pretrain_distill(ctx, spec: DictConfig, initial: Path) -> Path:
     def teacher_fn(rows: list[int], language: str | None) -> dict[str, Any]:
         return teacher(**collate(data, rows, trainer.device))
 
+    def dev_teacher(rows: list[int], language: str | None) -> dict[str, Any]:
+        return teacher(**collate(dev_data, rows, trainer.device))
+
     def dev_loss(_: object) -> dict[str, float]:
-        student.eval()
-        total, seen = 0.0, 0
-        with torch.no_grad(), autocast(trainer.device, trainer.precision):
-            for start in range(0, len(dev_data), trainer.eval_batch_size):
-                rows = list(range(start, min(start + trainer.eval_batch_size, len(dev_data))))
-                batch = collate(dev_data, rows, trainer.device)
-                loss, _ = objective(student(**batch), teacher(**batch), model=student)
-                total += loss.item() * len(rows)
-                seen += len(rows)
-        loss = total / max(1, seen)
+        loss = trainer.mean_loss(student, dev_data, objective, dev_teacher)
         return {"dev_distill_loss": loss, "dev_score": -loss}
 
     log.info(

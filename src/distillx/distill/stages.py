@@ -151,7 +151,8 @@ def distill(
     ``train`` (per head) are handed to objective terms with ``gold: true`` as ``gold_<head>`` (ft-distill's
     cross-entropy); without them the stage is label-free. Either way the best epoch is the one whose predictions
     on ``dev`` agree most with the teachers' (intent agreement and/or slot F1 against the teachers' tags), and
-    ``dev``'s gold labels are never read."""
+    ``dev``'s gold labels are never read; an objective that trains no output (TinyBERT's intermediate-layer phase)
+    keeps the epoch with the lowest objective on ``dev`` instead."""
     teacher_inputs = train if teacher_inputs is None else teacher_inputs
     if len(teacher_inputs) != len(train):
         raise ValueError(f"stage {name}: {len(teacher_inputs)} teacher inputs for {len(train)} training utterances")
@@ -191,17 +192,16 @@ def distill(
             metrics = score(ctx.labels.decode(outputs), dev_teacher.intents, dev_teacher.slots)
             return {f"dev_teacher_{k}": v for k, v in metrics.items()} | {"dev_teacher_agreement": headline(metrics)}
 
+        evaluate, select = agreement, "dev_teacher_agreement"
+        if not getattr(objective, "trains_outputs", True):  # intermediate matches only: the heads stay untrained
+            dev_teacher_fn = online_teacher(ctx, teachers, dev)
+
+            def evaluate(_: object) -> dict[str, float]:
+                loss = ctx.trainer.mean_loss(student.model, dev_inputs, objective, dev_teacher_fn)
+                return {"dev_distill_loss": loss, "dev_score": -loss}
+
+            select = "dev_score"
         if gold is not None:
             targets = {**targets, **{f"gold_{head}": ids for head, ids in gold.items()}}
         data = ctx.encode(student, train).with_targets(targets)
-        return _fit(
-            ctx,
-            stage,
-            student,
-            data,
-            objective,
-            agreement,
-            "dev_teacher_agreement",
-            sampler=sampler,
-            teacher=teacher_fn,
-        )
+        return _fit(ctx, stage, student, data, objective, evaluate, select, sampler=sampler, teacher=teacher_fn)

@@ -161,6 +161,30 @@ class Trainer:
                     column[i] = row[: len(data.word_index[i])] if head in WORD_LEVEL else row
         return {head: column if head in WORD_LEVEL else torch.stack(column) for head, column in rows.items()}
 
+    def mean_loss(self, model: nn.Module, data: EncodedSet, loss_fn: LossFn, teacher: TeacherFn) -> float:
+        """``loss_fn`` averaged over ``data`` without training, on batches of one language each (so a per-language
+        teacher or branch gets its own): how a stage with no output to score (intermediate matches only) is
+        judged on dev."""
+        model.to(self.device).eval()
+        features = bool(getattr(loss_fn, "needs_features", None))
+        languages = data.languages or [None] * len(data)
+        total, seen = 0.0, 0
+        with torch.no_grad():
+            for language in dict.fromkeys(languages):
+                rows = [i for i, lang in enumerate(languages) if lang == language]
+                lengths = [len(data.input_ids[i]) for i in rows]
+                for idx in sequential_batches(lengths, self.eval_batch_size):
+                    picked = [rows[i] for i in idx]
+                    batch = collate(data, picked, self.device)
+                    with autocast(self.device, self.precision):
+                        targets = dict(teacher(picked, language))
+                        outputs = model(**batch, features=True) if features else model(**batch)
+                        loss = loss_fn(outputs, targets, model=model)
+                    loss = loss[0] if isinstance(loss, tuple) else loss
+                    total += loss.item() * len(picked)
+                    seen += len(picked)
+        return total / max(1, seen)
+
     # ------------------------------------------------------------------ training
     def fit(
         self,
