@@ -15,7 +15,7 @@ run() {  # name, then the dataset's overrides
 }
 run atis dataset=multiatis dataset.path=../shared/data/multiatis_pp dataset.task=intent \
   "++method.zero_shot=[fr,de,es,pt,hi]" "lean.pretrain.languages=[en,fr,de,es,pt,hi,ja]"
-run mtop dataset=mtop dataset.path=../shared/data/mtop dataset.task=intent \
+run mtop dataset=mtop dataset.path=../shared/data/mtop dataset.task=intent language=de \
   "++method.zero_shot=[fr,de,es,hi]" "lean.pretrain.languages=[en,fr,de,es,hi]"
 run wikiann dataset=wikiann dataset.path=../shared/data/wikiann \
   "++method.zero_shot=[fr,de,es,pt,it,hi]" "lean.pretrain.languages=[en,fr,de,es,pt,it,hi,ja]"

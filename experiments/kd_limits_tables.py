@@ -52,15 +52,17 @@ PAPER = {
 }
 FINDINGS = {  # what the figures say, written after reading them (commit of the code that produced them: 7370de8)
     "atis": (
-        "Both ft-distill rows collapsed to the majority intent (flagged `!`): in one combined stage the raw "
-        "attention-score MSE of e5-small is two orders of magnitude above the output terms (pre-training "
-        "distillation: 121 vs hidden 3.5 in epoch 1; ft-distill: 7.5 vs soft CE 2.1 and CE 1.4 per step), and "
-        "clipping the whole gradient at norm 1 leaves the classification terms little; TinyBERT runs "
-        "intermediate-layer and prediction-layer distillation as two phases, which distillx does not do yet "
-        "(next: a two-phase ft_distill, or a down-weighted attention term). Pre-training distillation (2 epochs "
-        "over 13.5k utterances, 11 min) does not beat the untrained layers on these keyword-driven intents: the "
-        "frozen e5-small embedding table, shared by both, carries most of the transfer, and the teacher fine-tuned "
-        "at 3e-5 for 3 epochs (90.6 on English) is itself below the small encoders trained at 1e-4."
+        "ft-distill runs TinyBERT's two phases (intermediate layers for 3 epochs, best by dev distillation loss, "
+        "then soft + gold cross-entropy for 3): in one combined stage (the paper's wording; code 7370de8) both "
+        "ft-distill rows collapsed to the majority intent, because e5-small's raw attention-score MSE (~200 at the "
+        "start) drowns the output terms under one gradient clipped at norm 1. With two phases ft-distill costs "
+        "the vanilla encoder 2.7 points zero-shot (83.3 -> 80.6, the paper's direction) and leaves the distilled "
+        "one level (+0.4, within noise; hindi falls to the majority class); on English both end near the teacher "
+        "they imitate (90.6) rather than above it as the directly fine-tuned vanilla encoder does (94.5). "
+        "Pre-training distillation (2 epochs over 13.5k utterances, 8 min) does not beat the untrained layers on "
+        "these keyword-driven intents: the frozen e5-small embedding table, shared by both, carries most of the "
+        "transfer, and the teacher fine-tuned at 3e-5 for 3 epochs (90.6 on English) is itself below the small "
+        "encoders trained at 1e-4."
     ),
 }
 DATASETS = {  # sweep -> (title, metric, the paper's metric)
@@ -102,7 +104,8 @@ def claims(found: dict[str, dict], metric: str) -> list[str]:
             f"- pre-training distillation beats vanilla on zero-shot: {verdict} here "
             f"({pct(z('distilled'))} vs {pct(z('vanilla'))})."
         )
-    collapsed = found.get("distilled_ft", {}).get("results", {}).get("flags")
+    flags = found.get("distilled_ft", {}).get("results", {}).get("flags", {}).get("student", {})
+    collapsed = "en" in flags  # collapsed on its own training language; one flagged zero-shot language is a result
     if z("distilled_ft") is not None and z("distilled") is not None:
         verdict = "holds" if z("distilled_ft") < z("distilled") else "does not hold"
         verdict = "cannot be judged (the ft-distilled model collapsed)" if collapsed else verdict
@@ -126,8 +129,8 @@ def main() -> None:
         "distillation: TinyBERT's general distillation (embeddings, hidden states, raw attention scores; uniform "
         "layer map 3-6-9-12) on the datasets' own unlabeled train text of the paper's languages (alpha = 0.5), "
         "capped at 2,000 utterances per language, 2 epochs, LR 1e-4, batch 32 (the paper: 500M Wikipedia sentences, 4 "
-        "epochs). ft-distill: the same intermediate "
-        "terms plus soft cross-entropy on the teacher's outputs and gold cross-entropy, on the English train set. "
+        "epochs). ft-distill: the same intermediate terms first, then soft cross-entropy on the teacher's outputs "
+        "plus gold cross-entropy (TinyBERT's two phases), on the English train set. "
         "Fine-tuning: `trainer=paper`, 3 epochs, English only. One seed (42); wall times on the 2-core CPU, one "
         "thread, beside two other jobs. MTOP and WikiANN: not run yet."
     )

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 BUILDING_CODE = (
     "distillx.data",
+    "distillx.distill.btf",
     "distillx.distill.objectives",
     "distillx.distill.pretraining",
     "distillx.distill.stages",

@@ -12,9 +12,11 @@
 
 Output-level terms apply to every head present in both the student outputs and the targets (a teacher's
 outputs, or gold / pseudo label ids): ``intent`` averaged over the batch rows, ``slots`` averaged over the words
-both sides saw (``word_mask``); the heads' losses are summed. With ``gold: true`` a term reads the gold label ids
-``gold_<head>`` instead, so one stage can combine a teacher's logits with gold labels. Distribution losses work
-from log-probabilities in float32 so they stay finite for large logits under bf16/fp16 autocast."""
+both sides saw (``word_mask``); the heads' losses are summed. A student with a Voters Module (``<head>_voters``
+outputs) is trained voter by voter: the head's loss is the mean over its voters of each voter's loss against the
+same target. With ``gold: true`` a term reads the gold label ids ``gold_<head>`` instead, so one stage can combine
+a teacher's logits with gold labels. Distribution losses work from log-probabilities in float32 so they stay
+finite for large logits under bf16/fp16 autocast."""
 
 from __future__ import annotations
 
@@ -114,7 +116,9 @@ class Term(nn.Module):
 
 class OutputTerm(Term):
     """A term on the heads' logits: ``head_loss`` per head present on both sides, summed over heads. With ``gold``
-    the target of head ``h`` is ``targets["gold_" + h]`` (gold label ids) instead of ``targets[h]``."""
+    the target of head ``h`` is ``targets["gold_" + h]`` (gold label ids) instead of ``targets[h]``. When the
+    student's outputs hold ``h + "_voters"`` (``[..., M, C]``, the Voters Module), ``head_loss`` is applied to each
+    voter's logits against the same target and mask and averaged over the M voters, in place of the ensemble's."""
 
     def __init__(self, weight: float = 1.0, gold: bool = False) -> None:
         super().__init__(weight)
@@ -133,7 +137,12 @@ class OutputTerm(Term):
                 mask = student["word_mask"]
                 if not self.gold and "word_mask" in targets:  # a teacher's outputs: only words both models saw
                     mask = mask & targets["word_mask"]
-            loss = loss + self.head_loss(student[head], targets[key], mask)
+            voters = student.get(f"{head}_voters")
+            if voters is None:
+                loss = loss + self.head_loss(student[head], targets[key], mask)
+                continue
+            per_voter = [self.head_loss(voters[..., m, :], targets[key], mask) for m in range(voters.size(-2))]
+            loss = loss + torch.stack(per_voter).mean()
         return loss
 
     def head_loss(self, logits: Tensor, target: Tensor, mask: Tensor | None) -> Tensor:

@@ -135,21 +135,32 @@ class ModelFactory:
             f"{role}=mplm, {role}=mblm or {role}=lean"
         )
 
-    def pretrained_model(self, role: str, languages: Sequence[str] = ()) -> TaskModel:
-        """A ``role`` model on its base encoder (weights, tokenizer and length limit) with the run's heads."""
+    def pretrained_model(
+        self,
+        role: str,
+        languages: Sequence[str] = (),
+        *,
+        path: str | Path | None = None,
+        voters: Sequence[int] | None = None,
+    ) -> TaskModel:
+        """A ``role`` model on its base encoder (weights, tokenizer and length limit) with the run's heads; on the
+        encoder at ``path`` instead when given (e.g. the mPLM after bilingual task fitting), with ``voters`` heads
+        (:class:`distillx.models.voters.Voters` of those hidden sizes) instead of linear ones when given."""
         spec = self.roles[role]
-        path = self.base_path(role)  # first: building the demo mPLM draws from the global RNG
+        path = str(path) if path is not None else self.base_path(role)  # first: the demo mPLM draws from the RNG
         torch.manual_seed(self.seed)
         build = instantiate(spec.encoder)
         branched = getattr(getattr(build, "func", build), "by_language", False)
         encoder = build(name_or_path=path, languages=list(languages)) if branched else build(name_or_path=path)
-        model = self._with_heads(encoder, spec.dropout)
+        model = self._with_heads(encoder, spec.dropout, voters)
         tokenizer = load_tokenizer(path)
         max_length = min(self.max_length, encoder.max_positions)
         arch = spec.encoder._target_.rsplit(".", 1)[-1].removesuffix("Encoder")
         name = self._mplm_name if spec.base == "mplm" else f"{spec.base} from {self._mplm_name}"
         identity = self._identity(role, spec, tokenizer, base=self.base_identity(path))
         identity |= {"max_length": max_length, "languages": list(languages) if branched else None}
+        if voters:
+            identity["voters"] = list(voters)
         return TaskModel(role, f"{arch} ({name})", model, tokenizer, max_length, float(spec.lr), identity)
 
     @property
@@ -202,8 +213,9 @@ class ModelFactory:
         identity["max_length"] = max_length
         return TaskModel("mplm", arch, model, tokenizer, max_length, float(spec.lr), identity)
 
-    def _with_heads(self, encoder: nn.Module, dropout: float) -> TaskHeads:
-        return TaskHeads(encoder, dropout=dropout, **self.labels.sizes)
+    def _with_heads(self, encoder: nn.Module, dropout: float, voters: Sequence[int] | None = None) -> TaskHeads:
+        extra = {"voters": list(voters)} if voters else {}
+        return TaskHeads(encoder, dropout=dropout, **self.labels.sizes, **extra)
 
     def _identity(
         self, role: str, spec: DictConfig, tokenizer: PreTrainedTokenizerBase, base: dict[str, Any] | None

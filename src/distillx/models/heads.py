@@ -6,7 +6,7 @@ Word-level outputs are read at each word's representative sub-word (``word_index
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -14,6 +14,7 @@ from torch import nn
 
 from distillx.errors import DistillxError
 from distillx.models.encoder import Encoded
+from distillx.models.voters import Voters, ensemble_logits
 
 
 class TaskHeads(nn.Module):
@@ -26,14 +27,31 @@ class TaskHeads(nn.Module):
     ``exposes_attention_scores``, ``attention_scores`` (layer i's pre-softmax scores at index i - 1, each
     ``[B, heads, T, T]``), for intermediate-layer matches.
     ``language`` is the batch's language code where all its rows share one (encoders that branch by language
-    read it; the others ignore it)."""
+    read it; the others ignore it).
 
-    def __init__(self, encoder: nn.Module, num_intents: int = 0, num_slots: int = 0, dropout: float = 0.1) -> None:
+    ``voters`` (intermediate sizes, e.g. ``[248, 256, 264]``) replaces each head's single ``nn.Linear`` by the
+    Voters Module (:class:`~distillx.models.voters.Voters`, selftraining-without-parallel.md §3.2), fed the same
+    dropped-out features; then ``intent`` / ``slots`` are the voters' ensemble (log of their mean probability,
+    :func:`~distillx.models.voters.ensemble_logits`) and ``intent_voters`` ``[B, M, C]`` / ``slots_voters``
+    ``[B, W, M, S]`` every voter's logits, for per-voter losses and Eq. 4's vote. With ``branch_classifiers`` each
+    language branch gets its own voters; a zero-shot language averages each voter's logits over the branches and
+    takes the ensemble of those means. ``voters=None`` keeps one ``nn.Linear`` per head (state-dict keys
+    ``intent.weight``, ``slots.bias``, ...)."""
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        num_intents: int = 0,
+        num_slots: int = 0,
+        dropout: float = 0.1,
+        voters: Sequence[int] | None = None,
+    ) -> None:
         super().__init__()
         if not (num_intents or num_slots):
             raise ValueError("a model needs an intent head, a slot head, or both")
         self.encoder = encoder
         self.dropout = nn.Dropout(dropout)
+        self.voter_sizes = None if voters is None else tuple(voters)
         # An encoder whose language branches each get their own classifiers (MBLM's multi-classifier ablation)
         # names them in ``branch_classifiers``; every other encoder shares one set of heads.
         branches = list(getattr(encoder, "branch_classifiers", ()))
@@ -44,9 +62,13 @@ class TaskHeads(nn.Module):
         self.intent = shared.get("intent")
         self.slots = shared.get("slots")
 
-    def _heads(self, num_intents: int, num_slots: int) -> dict[str, nn.Linear]:
+    def _heads(self, num_intents: int, num_slots: int) -> dict[str, nn.Module]:
         sizes = {"intent": num_intents, "slots": num_slots}
-        return {name: nn.Linear(self.encoder.hidden_size, n) for name, n in sizes.items() if n}
+        width = self.encoder.hidden_size
+        if self.voter_sizes is None:
+            return {name: nn.Linear(width, n) for name, n in sizes.items() if n}
+        dropout = self.dropout.p
+        return {name: Voters(width, n, self.voter_sizes, dropout) for name, n in sizes.items() if n}
 
     def forward(
         self,
@@ -82,6 +104,9 @@ class TaskHeads(nn.Module):
             return out | per_branch[language]
         first = next(iter(per_branch.values()))  # a zero-shot language (or inference=all): the mean of the logits
         mean = {k: torch.stack([b[k] for b in per_branch.values()]).mean(0) for k in first if k != "word_mask"}
+        for head in ("intent", "slots"):  # with voters: each voter's mean logits, and the ensemble of those
+            if f"{head}_voters" in mean:
+                mean[head] = ensemble_logits(mean[f"{head}_voters"])
         return out | mean | ({"word_mask": first["word_mask"]} if "word_mask" in first else {})
 
     def _logits(
@@ -92,14 +117,20 @@ class TaskHeads(nn.Module):
             if layer is None:
                 continue
             if name == "intent":
-                out["intent"] = layer(self.dropout(encoded.sentence))
-                continue
-            if word_index is None:
-                raise ValueError("the slot head needs word_index (encode the words with encode_words)")
-            tokens = encoded.tokens
-            index = word_index.clamp_min(0)[..., None].expand(-1, -1, tokens.size(-1))
-            out["slots"] = layer(self.dropout(tokens.gather(1, index)))
-            out["word_mask"] = word_index >= 0
+                features = encoded.sentence
+            else:
+                if word_index is None:
+                    raise ValueError("the slot head needs word_index (encode the words with encode_words)")
+                tokens = encoded.tokens
+                index = word_index.clamp_min(0)[..., None].expand(-1, -1, tokens.size(-1))
+                features = tokens.gather(1, index)
+            logits = layer(self.dropout(features))
+            if isinstance(layer, Voters):
+                out[f"{name}_voters"] = logits
+                logits = ensemble_logits(logits)
+            out[name] = logits
+            if name == "slots":
+                out["word_mask"] = word_index >= 0
         return out
 
 

@@ -11,8 +11,9 @@ import torch
 Target = torch.Tensor | list[torch.Tensor]
 """One row per example: a tensor ``[N, ...]`` (sentence level) or a list of ``[W_i, ...]`` tensors (word level)."""
 
-WORD_LEVEL = ("slots", "word_mask")
-"""Model outputs with one row per word: :meth:`Trainer.predict` returns them per example, cut to its words."""
+WORD_LEVEL = ("slots", "slots_voters", "word_mask")
+"""Model outputs with one row per word: :meth:`Trainer.predict` returns them per example, cut to its words
+(``slots_voters``: each word's ``[M, S]`` voter logits)."""
 
 
 @dataclass

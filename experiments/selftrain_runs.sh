@@ -1,0 +1,19 @@
+#!/bin/bash
+# selftraining-without-parallel.md Tables 4-6 with the offline e5-small as the mPLM: CoNLL NER en -> de/es/nl and
+# MTOP intents en -> de, one sweep per target (+experiment=selftrain_ablations: zero-shot fine-tuning, BTF only,
+# self-training only, the full method, - AT, - VM). Run from the repository root (THREADS=2 for two cores;
+# DISTILLX overrides the command, e.g. to run a code snapshot; LIMIT caps every split per language, EPOCHS the
+# trainer's epochs). Resumable: rerun it; the BTF model, the fine-tuned model and shared steps are trained once.
+export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 MLFLOW_DISABLE_TELEMETRY=true TOKENIZERS_PARALLELISM=false HF_HUB_DISABLE_PROGRESS_BARS=1
+DISTILLX=${DISTILLX:-.venv/bin/distillx}
+E5="mplm=e5_small mplm.name_or_path=$HOME/.cache/distillx/mplm/e5-small trainer=paper trainer.patience=null trainer.progress=false trainer.threads=${THREADS:-1} trainer.epochs=${EPOCHS:-3} split.limit=${LIMIT:-2000}"
+mkdir -p outputs/selftrain
+run() {  # name, then the dataset's overrides
+  local name=$1; shift
+  $DISTILLX --multirun +experiment=selftrain_ablations $E5 "$@" hydra.sweep.dir=outputs/selftrain/$name > outputs/selftrain/$name.log 2>&1
+}
+for lang in ${LANGUAGES:-de es nl}; do
+  run conll_$lang dataset=conll dataset.path=../shared/data/conll language=$lang
+done
+run mtop_de dataset=mtop dataset.path=../shared/data/mtop dataset.task=intent language=de
+echo done > outputs/selftrain/DONE
