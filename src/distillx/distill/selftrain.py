@@ -88,6 +88,7 @@ class SelfTrain:
         sizes = [width + int(offset) for offset in self.voters.offsets] if self.voters.enabled else None
         model = ctx.models.pretrained_model("student", path=base, voters=sizes)
         model.lr = float(lr)
+        model.arch += (" after BTF" if self.btf.enabled else "") + (f", {len(sizes)} voters" if sizes else "")
         return model
 
     # ---------------------------------------------------------------- run
