@@ -127,6 +127,7 @@ def test_selftrain_rounds_restart_from_btf_swap_teachers_and_read_source_labels_
     # the report says what each hard step chose and kept
     (note,) = [n for n in results.notes if n.startswith("selftrain_2_hard")]
     assert "alpha" in note and "target pseudo-intents" in note
+    assert "/60 target pseudo-intents" in note  # out of every target utterance (split.limit=60), voted on or not
     assert (tmp_path / "run" / "selftrain" / "selftrain_2_hard_threshold.png").stat().st_size > 0
 
 

@@ -199,7 +199,7 @@ class SelfTrain:
         # (b) the source examples it predicts correctly (per word for tags), (a) the target pseudo-labels it is
         # confident of; an utterance with nothing kept is left out.
         kept_src = [torch.where(c, torch.as_tensor(g), IGNORE_INDEX) for c, g in zip(correct, gold, strict=True)]
-        pseudo, target_confs, _ = self.judge(ctx, model, target_text)
+        pseudo, target_confs, target_seen = self.judge(ctx, model, target_text)
         kept_tgt = [
             torch.where(torch.as_tensor(c) > alpha, torch.as_tensor(p), IGNORE_INDEX)
             for p, c in zip(pseudo, target_confs, strict=True)
@@ -218,7 +218,7 @@ class SelfTrain:
         counts = {
             "alpha": alpha,
             "target_kept": float(sum(int((k != IGNORE_INDEX).sum()) for k in kept_tgt)),
-            "target_total": float(sum(int((torch.as_tensor(c) >= 0).sum()) for c in target_confs)),
+            "target_total": float(sum(int(v.sum()) for v in target_seen)),
             "source_kept": float(sum(int((k != IGNORE_INDEX).sum()) for k in kept_src)),
             "source_total": float(sum(int(v.sum()) for v in seen)),
         }
