@@ -143,6 +143,14 @@ def wall_times(found: dict[str, dict], labels: dict[str, str]) -> list[str]:
     return lines
 
 
+def publish(blocks: list[str], heading: str, write: bool) -> None:
+    """Print the section and, with ``write``, put it in place of ``heading``'s in benchmarks/RESULTS.md."""
+    text = "\n".join(blocks) + "\n"
+    print(text)
+    if write:
+        replace_section(ROOT / "benchmarks" / "RESULTS.md", heading, text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write", action="store_true", help="replace the section in benchmarks/RESULTS.md")
@@ -185,10 +193,7 @@ def main() -> None:
         "Reproduce: `experiments/mblm_runs.sh` (the three sweeps; rerun to resume), then "
         "`.venv/bin/python experiments/mblm_tables.py --write`.",
     ]
-    text = "\n".join(blocks) + "\n"
-    print(text)
-    if args.write:
-        replace_section(ROOT / "benchmarks" / "RESULTS.md", HEADING, text)
+    publish(blocks, HEADING, args.write)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "experiments"))
-from mblm_tables import jobs, pct, replace_section, wall_times  # noqa: E402
+from mblm_tables import jobs, pct, publish, wall_times  # noqa: E402
 
 SWEEPS = ROOT / "outputs" / "selftrain"
 HEADING = "## Self-training without parallel data (selftraining-without-parallel.md Tables 4-6, reduced)"
@@ -112,10 +112,7 @@ def main() -> None:
         "Reproduce: `THREADS=2 experiments/selftrain_runs.sh` (rerun to resume; LIMIT, EPOCHS and LANGUAGES as "
         "used above), then `.venv/bin/python experiments/selftrain_tables.py --write`.",
     ]
-    text = "\n".join(blocks) + "\n"
-    print(text)
-    if args.write:
-        replace_section(ROOT / "benchmarks" / "RESULTS.md", HEADING, text)
+    publish(blocks, HEADING, args.write)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,9 @@ from distillx.data.schema import Example
 from distillx.distill.stages import describe
 from distillx.distill.teachers import examples_digest
 from distillx.errors import DistillxError
-from distillx.files import atomic_write_json, build_once
+from distillx.files import build_once
 from distillx.models.factory import TaskModel
+from distillx.models.lean import complete, save_encoder
 from distillx.models.mlm import MaskedLM, mlm_objective
 from distillx.models.mplm import load_tokenizer
 
@@ -30,7 +31,7 @@ INFO = "btf_info.json"
 
 
 def _complete(directory: Path) -> bool:
-    return (directory / INFO).is_file() and (directory / "config.json").is_file()
+    return complete(directory, INFO)
 
 
 def _text(ctx, languages: list[str], split: str, per_language: int | None) -> list[Example]:
@@ -130,9 +131,7 @@ def bilingual_task_fitting(ctx, spec: DictConfig, sampler: object, languages: li
         }
 
         def build(tmp: Path) -> None:
-            model.model.save_pretrained(tmp)
-            tokenizer.save_pretrained(tmp)
-            atomic_write_json(info, tmp / INFO)
+            save_encoder(model.model, mplm, tmp, info, INFO)
 
         build_once(export, build, _complete, "the bilingual-task-fitted mPLM")
     ctx.log_metrics({"btf/dev_mlm_loss": -result.best_score})

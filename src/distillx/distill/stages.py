@@ -178,7 +178,6 @@ def distill(
     if hasattr(objective, "attach"):  # projections of intermediate matches live in the student (checkpointed)
         objective.attach(student.model, [t.model for t in routes.values()])
     with stage.lock():
-        dev_teacher = ctx.labels.decode(stored_outputs(ctx, teachers, dev, stage.dir / "teacher_dev_outputs.pt"))
         if getattr(objective, "needs_features", None):
             targets: dict[str, Target] = {}
             teacher_fn = online_teacher(ctx, teachers, teacher_inputs)
@@ -187,13 +186,17 @@ def distill(
             teacher_fn = None
         dev_inputs = ctx.encode(student, dev)  # tokenized once, scored every epoch
 
-        def agreement(_: object) -> dict[str, float]:
-            outputs = ctx.trainer.predict(student.model, dev_inputs, desc=student.role)
-            metrics = score(ctx.labels.decode(outputs), dev_teacher.intents, dev_teacher.slots)
-            return {f"dev_teacher_{k}": v for k, v in metrics.items()} | {"dev_teacher_agreement": headline(metrics)}
+        if getattr(objective, "trains_outputs", True):
+            dev_teacher = ctx.labels.decode(stored_outputs(ctx, teachers, dev, stage.dir / "teacher_dev_outputs.pt"))
 
-        evaluate, select = agreement, "dev_teacher_agreement"
-        if not getattr(objective, "trains_outputs", True):  # intermediate matches only: the heads stay untrained
+            def evaluate(_: object) -> dict[str, float]:
+                outputs = ctx.trainer.predict(student.model, dev_inputs, desc=student.role)
+                metrics = score(ctx.labels.decode(outputs), dev_teacher.intents, dev_teacher.slots)
+                agreement = {"dev_teacher_agreement": headline(metrics)}
+                return {f"dev_teacher_{k}": v for k, v in metrics.items()} | agreement
+
+            select = "dev_teacher_agreement"
+        else:  # intermediate matches only: the heads stay untrained, so the teacher's dev predictions are not needed
             dev_teacher_fn = online_teacher(ctx, teachers, dev)
 
             def evaluate(_: object) -> dict[str, float]:

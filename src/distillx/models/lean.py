@@ -108,13 +108,17 @@ def build_lean(
     return student
 
 
-def save_encoder(model: PreTrainedModel, tokenizer_from: str, out: Path, info: Mapping[str, Any]) -> None:
-    """An ordinary Hugging Face model directory (weights, config, the mPLM's tokenizer) plus ``lean_info.json``,
-    so ``from_pretrained`` -- ``mplm=local mplm.name_or_path=DIR`` -- loads it like any mPLM."""
+def save_encoder(
+    model: PreTrainedModel, tokenizer_from: str, out: Path, info: Mapping[str, Any], info_file: str = "lean_info.json"
+) -> None:
+    """An ordinary Hugging Face model directory (weights, config, the mPLM's tokenizer) plus ``info_file``, so
+    ``from_pretrained`` -- ``mplm=local mplm.name_or_path=DIR`` -- loads it like any mPLM (the small encoders here,
+    the mPLM after bilingual task fitting)."""
     model.save_pretrained(out)
     load_tokenizer(tokenizer_from).save_pretrained(out)
-    atomic_write_json(dict(info), out / "lean_info.json")
+    atomic_write_json(dict(info), out / info_file)
 
 
-def complete(directory: Path) -> bool:
-    return (directory / "config.json").exists() and (directory / "lean_info.json").exists()
+def complete(directory: Path, info_file: str = "lean_info.json") -> bool:
+    """Whether :func:`save_encoder` finished writing ``directory``."""
+    return (directory / "config.json").exists() and (directory / info_file).exists()
