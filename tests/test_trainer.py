@@ -264,7 +264,7 @@ def test_mean_loss_averages_over_every_row_in_batches_of_one_language():
     offset = {"en": 1.0, "fr": -2.0}  # each language's "teacher" gives another target
     seen_rows: list[int] = []
 
-    def teacher(rows: list[int], language: str | None) -> dict[str, torch.Tensor]:
+    def teacher(rows: list[int], language: str | None, device: torch.device) -> dict[str, torch.Tensor]:
         assert {data.languages[i] for i in rows} == {language}
         seen_rows.extend(rows)
         return {"target": torch.full((len(rows),), offset[language])}

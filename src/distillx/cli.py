@@ -18,6 +18,8 @@ from distillx.errors import DistillxError
 from distillx.files import atomic_write_json, atomic_write_text
 from distillx.report.results import Results
 from distillx.track.sweep_callback import parent_run_id_for_job
+from distillx.train.distributed import data_parallel, serve
+from distillx.train.precision import resolve_device
 
 log = logging.getLogger("distillx")
 
@@ -37,16 +39,33 @@ def config_dir() -> str:
     return str(packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "conf")
 
 
-def run(cfg: DictConfig, output_dir: Path, run_name: str, parent_run_id: str | None = None) -> Results:
-    """Run ``cfg.method`` and track it; the task body of ``hydra_main`` (tests call it with composed configs)."""
+def run(cfg: DictConfig, output_dir: Path, run_name: str, parent_run_id: str | None = None) -> Results | None:
+    """Run ``cfg.method`` and track it; the task body of ``hydra_main`` (tests call it with composed configs).
+
+    With ``trainer.devices`` other than 1 this process is rank 0 of a data-parallel run (see
+    :mod:`distillx.train.distributed`); a rank other than 0 started by an external launcher trains when rank 0
+    asks and returns None."""
     check_config(cfg, output_dir)  # first: a bad value stops the run before anything is built or written
+    trainer = cfg.trainer
+    device = resolve_device(trainer.device)
+    with data_parallel(trainer.devices, device, trainer.threads, trainer.dist_timeout_s) as world:
+        if world is not None and not world.main:
+            serve(world)
+            return None
+        return _tracked_run(cfg, output_dir, run_name, parent_run_id)
+
+
+def _tracked_run(cfg: DictConfig, output_dir: Path, run_name: str, parent_run_id: str | None) -> Results:
     tracker = instantiate(cfg.tracking)
     tracker.start(run_name, cfg, output_dir, parent_run_id=parent_run_id)
     status = "FAILED"
     try:
         tracker.set_tags({"distillx.output_dir": str(output_dir.resolve())})
         ctx = RunContext(cfg, output_dir, tracker)
-        results: Results = instantiate(cfg.method).run(ctx)
+        method = instantiate(cfg.method)
+        if getattr(method, "translates", False) or getattr(ctx.augmentation, "translates", False):
+            _ = ctx.translator  # built now: a missing MT model or language pair stops the run before any training
+        results: Results = method.run(ctx)
         atomic_write_json(results.to_dict(), output_dir / "results.json")
         atomic_write_text(results.table() + "\n", output_dir / "results.md")
         tracker.log_metrics(results.metrics())
@@ -78,6 +97,8 @@ def hydra_main(cfg: DictConfig) -> float:
     name = (hydra_cfg.job.override_dirname or f"{cfg.source.code}->{cfg.language.code}")[:250]  # MLflow's limit
     try:
         results = run(cfg, output_dir, name, parent_run_id_for_job(hydra_cfg))
+        if results is None:  # a data-parallel rank other than 0: rank 0 reports
+            return 0.0
     except Exception as err:
         cause = user_error(err)
         if cause is None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -45,6 +45,10 @@ class TrainerValues(Values):
     patience: StrictInt | None = Field(None, ge=1, description="an integer >= 1, or null (run every epoch)")
     threads: StrictInt | None = Field(None, ge=1, description="an integer >= 1, or null (torch's default)")
     max_nonfinite_steps: StrictInt = Field(None, ge=1, description="an integer >= 1")
+    devices: Annotated[StrictInt, Field(ge=1)] | Literal["external"] = Field(
+        None, description="a number of processes >= 1, or external (started by torchrun)"
+    )
+    dist_timeout_s: float = Field(None, gt=0, description="seconds > 0")
 
 
 class SplitValues(Values):

@@ -23,7 +23,7 @@ from distillx.train.batching import EncodedSet
 from distillx.train.loop import Trainer
 from distillx.translate import Translator
 
-NOT_IN_KEYS = ("progress", "threads", "max_nonfinite_steps")
+NOT_IN_KEYS = ("progress", "threads", "max_nonfinite_steps", "dist_timeout_s")
 """Trainer options that change how a run looks or how fast it goes, not what it computes."""
 
 

@@ -95,7 +95,7 @@ def bilingual_task_fitting(ctx, spec: DictConfig, sampler: object, languages: li
     dev_data = ctx.encode(reader, dev)
 
     def dev_loss(_: object) -> dict[str, float]:
-        loss = trainer.mean_loss(model, dev_data, mlm_objective, lambda rows, language: {})
+        loss = trainer.mean_loss(model, dev_data, mlm_objective, lambda rows, language, device: {})
         return {"dev_mlm_loss": loss, "dev_score": -loss}
 
     log.info(

@@ -22,13 +22,12 @@ from torch import nn
 
 from distillx.data.schema import Example
 from distillx.distill.stages import describe
-from distillx.distill.teachers import examples_digest
+from distillx.distill.teachers import BatchTeacher, examples_digest
 from distillx.errors import DistillxError
 from distillx.files import build_once, code_fingerprint, digest
 from distillx.models.factory import TaskModel
 from distillx.models.lean import build_lean, complete, save_encoder
 from distillx.models.mplm import PretrainedEncoder, load_tokenizer
-from distillx.train.batching import collate
 
 log = logging.getLogger(__name__)
 
@@ -135,11 +134,9 @@ def pretrain_distill(ctx, spec: DictConfig, initial: Path) -> Path:
     data = ctx.encode(model, train).with_targets({"row": torch.arange(len(train))})
     dev_data = ctx.encode(model, dev)
 
-    def teacher_fn(rows: list[int], language: str | None) -> dict[str, Any]:
-        return teacher(**collate(data, rows, trainer.device))
+    teacher_fn = BatchTeacher({"*": teacher}, {"*": data}, features=False)
 
-    def dev_teacher(rows: list[int], language: str | None) -> dict[str, Any]:
-        return teacher(**collate(dev_data, rows, trainer.device))
+    dev_teacher = BatchTeacher({"*": teacher}, {"*": dev_data}, features=False)
 
     def dev_loss(_: object) -> dict[str, float]:
         loss = trainer.mean_loss(student, dev_data, objective, dev_teacher)

@@ -20,7 +20,6 @@ from distillx.errors import DistillxError
 from distillx.files import atomic_torch_save, digest, digest_lines
 from distillx.models.factory import TaskModel
 from distillx.train.batching import WORD_LEVEL, EncodedSet, Target, collate
-from distillx.train.loop import TeacherFn
 
 log = logging.getLogger(__name__)
 
@@ -86,21 +85,36 @@ def stored_outputs(ctx, teachers: Teachers, examples: list[Example], path: Path)
     return targets
 
 
-def online_teacher(ctx, teachers: Teachers, examples: list[Example]) -> TeacherFn:
-    """A teacher run on each batch (for objectives that match features): ``(rows, language) -> outputs``."""
-    routes = as_map(teachers)
-    encoded: dict[int, EncodedSet] = {}
+class BatchTeacher:
+    """Frozen teachers run on a batch's rows, each on its own encoding of the examples: a teacher per language
+    (``*`` for the others) or one for all. An object rather than a closure, so data-parallel ranks receive it
+    with the stage (:class:`distillx.train.loop.TeacherFn`)."""
 
-    def run(rows: list[int], language: str | None) -> dict[str, torch.Tensor]:
-        if language is None and len({id(t) for t in routes.values()}) > 1:
+    def __init__(self, teachers: Mapping[str, torch.nn.Module], inputs: Mapping[str, EncodedSet], features: bool):
+        self.teachers, self.inputs, self.features = dict(teachers), dict(inputs), features
+
+    def __call__(self, rows: list[int], language: str | None, device: torch.device) -> dict[str, torch.Tensor]:
+        if language is None and len({id(t) for t in self.teachers.values()}) > 1:
             raise DistillxError(
                 "several teachers need batches of one language: set the stage's sampler to "
                 "distillx.train.sampling.LanguageBatches"
             )
-        teacher = teacher_of(routes, language)
+        key = language if language in self.teachers else "*"
+        if key not in self.teachers:
+            raise DistillxError(f"no teacher for language {language!r} (teachers: {', '.join(sorted(self.teachers))})")
+        model = self.teachers[key].to(device).eval()
+        batch = collate(self.inputs[key], rows, device)
+        return model(**batch, features=True) if self.features else model(**batch)
+
+
+def online_teacher(ctx, teachers: Teachers, examples: list[Example]) -> BatchTeacher:
+    """The teachers run on each batch (for objectives that match features): ``(rows, language, device) ->
+    outputs``. Each distinct teacher's encoding of ``examples`` is made once, here."""
+    routes = as_map(teachers)
+    encoded: dict[int, EncodedSet] = {}
+    for teacher in routes.values():
         if id(teacher) not in encoded:
             encoded[id(teacher)] = ctx.encode(teacher, examples)
-        model = teacher.model.to(ctx.trainer.device).eval()
-        return model(**collate(encoded[id(teacher)], rows, ctx.trainer.device), features=True)
-
-    return run
+    return BatchTeacher(
+        {code: t.model for code, t in routes.items()}, {code: encoded[id(t)] for code, t in routes.items()}, True
+    )

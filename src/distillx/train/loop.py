@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from distillx.errors import DistillxError
 from distillx.files import atomic_torch_save, atomic_write_json, file_digest, read_json
+from distillx.train import distributed
 from distillx.train.batching import WORD_LEVEL, EncodedSet, Target, collate, collate_targets, sequential_batches
 from distillx.train.checkpoint import frozen_fingerprint, load_weights, restore_weights, weights_state
 from distillx.train.lr_range import RULES, lr_range_test, plot_lr_range
@@ -31,8 +32,10 @@ log = logging.getLogger(__name__)
 
 LossFn = Callable[..., "torch.Tensor | tuple[torch.Tensor, Mapping[str, float]]"]
 """An objective: ``(student outputs, targets, model=...)`` -> loss, or (loss, each term's value for the log)."""
-TeacherFn = Callable[[list[int], "str | None"], Mapping[str, torch.Tensor]]
-"""A teacher run on the fly: ``(row indices, batch language)`` -> its outputs for those rows (features included)."""
+TeacherFn = Callable[[list[int], "str | None", torch.device], Mapping[str, torch.Tensor]]
+"""A teacher run on the fly: ``(row indices, batch language, device)`` -> its outputs for those rows (features
+included) on ``device``. Picklable (see :class:`distillx.distill.teachers.BatchTeacher`): data-parallel ranks
+receive it with the stage."""
 Sampler = Any
 """Draws an epoch's batches: ``epoch(lengths, languages, batch_size, generator)`` (see :mod:`.sampling`)."""
 Evaluate = Callable[[nn.Module], Mapping[str, float]]
@@ -77,6 +80,47 @@ class StageResult:
     weights: str | None = None  # digest of the best checkpoint: what a model trained here is known by
 
 
+@dataclass
+class ReplicaJob:
+    """One stage's training as every data-parallel rank needs it (sent to the other ranks by rank 0)."""
+
+    model: nn.Module
+    train: EncodedSet
+    loss_fn: LossFn
+    lr: float
+    name: str
+    sampler: Sampler
+    teacher: TeacherFn | None
+    resume: dict[str, Any] | None  # optimizer, scheduler, scaler and loop state of last.pt
+
+
+@dataclass
+class _Keeper:
+    """What only rank 0 holds: the dev evaluation, the stage directory and the metrics log."""
+
+    evaluate: Evaluate
+    select: str
+    log_metrics: LogMetrics
+    stage_dir: Path
+    fingerprint: dict[str, list]
+
+
+class TrainStep(nn.Module):
+    """Student forward (under autocast) and objective in one module, so DDP sees every parameter the loss uses,
+    the projections of intermediate matches included, and finds the unused ones (other MBLM branches)."""
+
+    def __init__(self, model: nn.Module, loss_fn: LossFn, features: bool, device: torch.device, precision: str):
+        super().__init__()
+        self.model = model
+        self.features, self.device, self.precision = features, device, precision
+        object.__setattr__(self, "loss_fn", loss_fn)  # not a submodule: an objective holds no trained weights
+
+    def forward(self, batch: dict[str, Any], targets: dict[str, torch.Tensor]) -> Any:
+        with autocast(self.device, self.precision):
+            outputs = self.model(**batch, features=True) if self.features else self.model(**batch)
+        return self.loss_fn(outputs, targets, model=self.model)
+
+
 def linear_schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup_ratio: float):
     """Linear warmup to the initial LR over ``warmup_ratio`` of the steps, then linear decay to 0."""
     warmup = int(total_steps * warmup_ratio)
@@ -109,6 +153,8 @@ class Trainer:
         lr_range_test: Mapping[str, Any] | None = None,
         threads: int | None = None,
         max_nonfinite_steps: int = 20,
+        devices: int | str = 1,
+        dist_timeout_s: float = 1800.0,
     ) -> None:
         # checked here, when the run starts, rather than after the data and the models have been prepared
         for key, value in (
@@ -137,6 +183,9 @@ class Trainer:
         self.progress = progress
         self.lr_range = lr_range_options(lr_range_test)
         self.max_nonfinite_steps = max_nonfinite_steps
+        # The data-parallel processes are started by the command line before any trainer exists (rank 0 is the
+        # job; see distillx.train.distributed); the trainer finds them through distributed.current().
+        self.devices, self.dist_timeout_s = devices, dist_timeout_s
         if threads is not None:  # process-wide: torch has one intra-op pool
             if threads < 1:
                 raise DistillxError(f"trainer.threads={threads}: give a positive number of CPU threads, or null")
@@ -177,7 +226,7 @@ class Trainer:
                     picked = [rows[i] for i in idx]
                     batch = collate(data, picked, self.device)
                     with autocast(self.device, self.precision):
-                        targets = dict(teacher(picked, language))
+                        targets = dict(teacher(picked, language, self.device))
                         outputs = model(**batch, features=True) if features else model(**batch)
                         loss = loss_fn(outputs, targets, model=model)
                     loss = loss[0] if isinstance(loss, tuple) else loss
@@ -233,153 +282,33 @@ class Trainer:
             raise ValueError(f"stage {name}: training data has no targets")
 
         lr = self._initial_lr(model, train, loss_fn, lr, stage_dir, log_metrics, name, resuming=last_path.exists())
-        params = [p for p in model.parameters() if p.requires_grad]
-        optimizer = self.optimizer_factory(params, lr=lr)
-        steps_per_epoch = math.ceil(len(train) / self.batch_size)
-        scheduler = linear_schedule(optimizer, steps_per_epoch * self.epochs, self.warmup_ratio)
-        scaler = grad_scaler(self.device, self.precision)
-        fingerprint = frozen_fingerprint(model)
-        # nonfinite: the current run of skipped steps, which may span epochs
-        state = {
-            "epoch": 0,
-            "best_score": -math.inf,
-            "best_epoch": 0,
-            "bad_epochs": 0,
-            "history": [],
-            "seconds": 0.0,
-            "nonfinite": 0,
-        }
+        resume = None
         if last_path.exists():
             ckpt = torch.load(last_path, map_location=self.device, weights_only=False)
             restore_weights(model, ckpt["model"], last_path)
-            optimizer.load_state_dict(ckpt["optimizer"])
-            scheduler.load_state_dict(ckpt["scheduler"])
-            scaler.load_state_dict(ckpt["scaler"])
             torch.set_rng_state(ckpt["rng"])
-            state = {"seconds": 0.0, "nonfinite": 0, **ckpt["state"]}  # checkpoints from before these were kept
-            log.info("stage %s: resuming after epoch %d from %s", name, state["epoch"], last_path)
-
-        lengths = [len(r) for r in train.input_ids]
-        targets = train.targets
-        sampler = sampler if sampler is not None else MixedBatches(self.bucket_batches)
-        features = bool(getattr(loss_fn, "needs_features", None))  # intermediate matches: hidden states too
-        scale = scaler.get_scale()  # fp16: the scaler lowers it when it skips a step with inf/NaN gradients
-        last_skip = (0, 0)  # (epoch, step) of the last skipped step, for the error
-        while state["epoch"] < self.epochs and not self._patience_spent(state):
-            epoch = state["epoch"] + 1
-            started = time.monotonic()
-            generator = torch.Generator().manual_seed(self.seed * 1000 + epoch)
-            batches = sampler.epoch(lengths, train.languages, self.batch_size, generator)
-            model.train()
-            total, seen, skipped = 0.0, 0, 0
-            parts: dict[str, float] = {}
-            bar = tqdm(batches, desc=f"{name} epoch {epoch}/{self.epochs}", leave=False, disable=not self.progress)
-            for step, idx in enumerate(bar, 1):
-                batch = collate(train, idx, self.device)
-                language = batch.get("language")
-                batch_targets = collate_targets(targets, idx, self.device)
-                if teacher is not None:
-                    with torch.no_grad(), autocast(self.device, self.precision):
-                        batch_targets.update(teacher(idx, language))
-                with autocast(self.device, self.precision):
-                    outputs = model(**batch, features=True) if features else model(**batch)
-                loss = loss_fn(outputs, batch_targets, model=model)
-                terms: Mapping[str, float] = {}
-                if isinstance(loss, tuple):
-                    loss, terms = loss
-                value = loss.item()  # synced before backward, so a non-finite loss never reaches the gradients
-                finite = math.isfinite(value)
-                optimizer.zero_grad(set_to_none=True)
-                if finite:
-                    scaler.scale(loss).backward()
-                    if self.max_grad_norm:
-                        scaler.unscale_(optimizer)
-                        norm = torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
-                        finite = scaler.is_enabled() or math.isfinite(norm.item())  # a scaler checks them itself
-                if finite:
-                    scaler.step(optimizer)
-                    scaler.update()
-                    before, scale = scale, scaler.get_scale()
-                    finite = scale >= before
-                scheduler.step()
-                if not finite:
-                    optimizer.zero_grad(set_to_none=True)  # drop inf/NaN gradients
-                    skipped += 1
-                    state["nonfinite"] += 1
-                    last_skip = (epoch, step)
-                    if state["nonfinite"] >= self.max_nonfinite_steps:
-                        raise self._diverged(name, state["nonfinite"], last_skip, lr, stage_dir)
-                    continue
-                state["nonfinite"] = 0
-                total += value * len(idx)
-                seen += len(idx)
-                for term, term_value in terms.items():
-                    parts[term] = parts.get(term, 0.0) + term_value * len(idx)
-                bar.set_postfix(loss=f"{total / seen:.4f}")
-            state["epoch"] = epoch
-            if skipped:
-                log.warning(
-                    "stage %s epoch %d: skipped %d of %d steps whose loss or gradients were not finite",
-                    name,
-                    epoch,
-                    skipped,
-                    len(batches),
-                )
-            if state["nonfinite"]:
-                # Ended in a run of skipped steps: weights that trained to the point where the loss overflows can
-                # still be finite, so the epoch is neither evaluated nor saved; the next epoch (or the error) tells
-                # a passing glitch from a divergence.
-                log.warning("stage %s epoch %d ended in skipped steps: not evaluated, not checkpointed", name, epoch)
-                state["bad_epochs"] += 1
-                state["seconds"] += time.monotonic() - started
-                log_metrics({f"{name}/skipped_steps": skipped}, epoch)
-                continue
-            metrics = {
-                "train_loss": total / max(1, seen),  # over the steps that trained: the skipped ones are not finite
-                **{f"train_{term}": value / max(1, seen) for term, value in parts.items()},
-                "lr": scheduler.get_last_lr()[0],
-                "skipped_steps": skipped,
-                **evaluate(model),
-            }
-            metrics["epoch_seconds"] = time.monotonic() - started
-            state["seconds"] += metrics["epoch_seconds"]
-            if select not in metrics:
-                raise KeyError(f"stage {name}: selection metric {select!r} not in {sorted(metrics)}")
-            score = metrics[select]
-            state["history"].append({"epoch": epoch, **metrics})
-            if score == 0.0:
-                log.warning(
-                    "stage %s epoch %d: %s is 0, nothing on dev matches its reference yet (in KD: the student "
-                    "agrees with the teacher on nothing; likely a collapsed teacher, e.g. one that predicts no entity)",
-                    name,
-                    epoch,
-                    select,
-                )
-            if not math.isfinite(score):
-                log.warning("stage %s epoch %d: %s is %s: this epoch cannot be the best", name, epoch, select, score)
-                state["bad_epochs"] += 1
-            elif score > state["best_score"]:
-                state.update(best_score=score, best_epoch=epoch, bad_epochs=0)
-                atomic_torch_save(weights_state(model, fingerprint), best_path)
-            else:
-                state["bad_epochs"] += 1
-            atomic_torch_save(
-                {
-                    "model": weights_state(model, fingerprint),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "scaler": scaler.state_dict(),
-                    "rng": torch.get_rng_state(),
-                    "state": state,
-                },
-                last_path,
-            )
-            log_metrics({f"{name}/{k}": v for k, v in metrics.items()}, epoch)
-            log.info("%s epoch %d: %s", name, epoch, ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+            resume = {k: ckpt[k] for k in ("optimizer", "scheduler", "scaler")}
+            resume["state"] = {"seconds": 0.0, "nonfinite": 0, **ckpt["state"]}  # older checkpoints lack these
+            log.info("stage %s: resuming after epoch %d from %s", name, resume["state"]["epoch"], last_path)
+        job = ReplicaJob(
+            model=model,
+            train=train,
+            loss_fn=loss_fn,
+            lr=lr,
+            name=name,
+            sampler=sampler if sampler is not None else MixedBatches(self.bucket_batches),
+            teacher=teacher,
+            resume=resume,
+        )
+        world = distributed.current()
+        if world is not None:
+            world.send((self, job))  # the other ranks train the same epochs in step (see train_replica)
+        keeper = _Keeper(evaluate, select, log_metrics, stage_dir, frozen_fingerprint(model))
+        state = self._epochs(job, keeper)
 
         if not state["best_epoch"]:
             if not state["history"]:  # every epoch ended in skipped steps
-                raise self._diverged(name, state["nonfinite"], last_skip, lr, stage_dir)
+                raise self._diverged(name, state["nonfinite"], state["last_skip"], lr, stage_dir)
             raise DistillxError(
                 f"stage {name}: {select} was not finite in any of its {state['epoch']} epochs, so none can be kept "
                 f"as the best (in {stage_dir}); check the dev set and the evaluation"
@@ -397,6 +326,192 @@ class Trainer:
             load_weights(model, best_path, self.device)
         result.weights = file_digest(best_path)
         return result
+
+    def train_replica(self, job: ReplicaJob) -> None:
+        """A rank other than 0 (see :mod:`.distributed`): train ``job`` in step with rank 0, which alone
+        evaluates, checkpoints and logs; this rank's weights are checked against rank 0's at the end."""
+        self.device = distributed.current().device
+        self._epochs(job, None)
+
+    def _epochs(self, job: ReplicaJob, keeper: _Keeper | None) -> dict[str, Any]:
+        """The epochs of one stage on this rank: every rank draws the same batches (one generator per epoch
+        from the seed) and trains on its share of each (``rows[rank::size]``); rank 0 (``keeper``) scores,
+        checkpoints and logs each epoch and hands the bookkeeping that decides when to stop to the others."""
+        world = distributed.current()
+        model, train, name = job.model.to(self.device), job.train, job.name
+        params = [p for p in model.parameters() if p.requires_grad]
+        optimizer = self.optimizer_factory(params, lr=job.lr)
+        steps_per_epoch = math.ceil(len(train) / self.batch_size)
+        scheduler = linear_schedule(optimizer, steps_per_epoch * self.epochs, self.warmup_ratio)
+        scaler = grad_scaler(self.device, self.precision)
+        # nonfinite: the current run of skipped steps, which may span epochs
+        state: dict[str, Any] = {
+            "epoch": 0,
+            "best_score": -math.inf,
+            "best_epoch": 0,
+            "bad_epochs": 0,
+            "history": [],
+            "seconds": 0.0,
+            "nonfinite": 0,
+        }
+        if job.resume is not None:
+            optimizer.load_state_dict(job.resume["optimizer"])
+            scheduler.load_state_dict(job.resume["scheduler"])
+            scaler.load_state_dict(job.resume["scaler"])
+            state = dict(job.resume["state"])
+        if world is not None and not world.main:  # dropout differs per rank; the averaged gradients do not
+            torch.manual_seed(self.seed * 1000 + world.rank)
+        lengths = [len(r) for r in train.input_ids]
+        features = bool(getattr(job.loss_fn, "needs_features", None))  # intermediate matches: hidden states too
+        step_fn: nn.Module = TrainStep(model, job.loss_fn, features, self.device, self.precision)
+        if world is not None:  # gradients averaged over the ranks; teachers stay outside, never synchronised
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            step_fn = nn.parallel.DistributedDataParallel(step_fn, device_ids=ids, find_unused_parameters=True)
+        scale = scaler.get_scale()  # fp16: the scaler lowers it when it skips a step with inf/NaN gradients
+        state.setdefault("last_skip", (0, 0))  # (epoch, step) of the last skipped step, for the error
+        while state["epoch"] < self.epochs and not self._patience_spent(state):
+            epoch = state["epoch"] + 1
+            started = time.monotonic()
+            generator = torch.Generator().manual_seed(self.seed * 1000 + epoch)
+            batches = job.sampler.epoch(lengths, train.languages, self.batch_size, generator)
+            model.train()
+            total, seen, skipped = 0.0, 0, 0
+            parts: dict[str, float] = {}
+            show = self.progress and (world is None or world.main)
+            bar = tqdm(batches, desc=f"{name} epoch {epoch}/{self.epochs}", leave=False, disable=not show)
+            for step, idx in enumerate(bar, 1):
+                rows, share = idx, 1.0
+                if world is not None:  # this rank's shard and its share of the batch
+                    rows = idx[world.rank :: world.size]
+                    share = len(rows) / len(idx)
+                    if not rows:  # a batch smaller than the world: a row at weight 0 (DDP wants every rank)
+                        rows = idx[:1]
+                batch = collate(train, rows, self.device)
+                targets = collate_targets(train.targets, rows, self.device)
+                if job.teacher is not None:
+                    with torch.no_grad(), autocast(self.device, self.precision):
+                        targets.update(job.teacher(rows, batch.get("language"), self.device))
+                loss = step_fn(batch, targets)
+                terms: Mapping[str, float] = {}
+                if isinstance(loss, tuple):
+                    loss, terms = loss
+                if world is None:
+                    value = loss.item()  # synced before backward, so a non-finite loss never reaches the gradients
+                else:  # the batch's loss: each rank's share weighted by its rows, so the mean is over the batch
+                    summed = world.sum([loss.item() * share, *(v * share for v in terms.values())])
+                    value, terms = summed[0], dict(zip(terms, summed[1:], strict=True))
+                    loss = loss * (share * world.size)  # DDP averages over ranks: back to the batch mean
+                finite = math.isfinite(value)
+                optimizer.zero_grad(set_to_none=True)
+                if finite or world is not None:  # DDP expects every forward's backward; its grads are dropped
+                    scaler.scale(loss).backward()
+                if finite and self.max_grad_norm:
+                    scaler.unscale_(optimizer)
+                    norm = torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
+                    finite = scaler.is_enabled() or math.isfinite(norm.item())  # a scaler checks them itself
+                if finite:
+                    scaler.step(optimizer)
+                    scaler.update()
+                    before, scale = scale, scaler.get_scale()
+                    finite = scale >= before
+                scheduler.step()
+                if not finite:
+                    optimizer.zero_grad(set_to_none=True)  # drop inf/NaN gradients
+                    skipped += 1
+                    state["nonfinite"] += 1
+                    state["last_skip"] = (epoch, step)
+                    if state["nonfinite"] >= self.max_nonfinite_steps:
+                        where = keeper.stage_dir if keeper is not None else None
+                        raise self._diverged(name, state["nonfinite"], state["last_skip"], job.lr, where)
+                    continue
+                state["nonfinite"] = 0
+                total += value * len(idx)
+                seen += len(idx)
+                for term, term_value in terms.items():
+                    parts[term] = parts.get(term, 0.0) + term_value * len(idx)
+                bar.set_postfix(loss=f"{total / seen:.4f}")
+            state["epoch"] = epoch
+            if keeper is not None:
+                train_metrics = {
+                    "train_loss": total / max(1, seen),  # over the steps that trained: the skipped ones are not finite
+                    **{f"train_{term}": value / max(1, seen) for term, value in parts.items()},
+                    "lr": scheduler.get_last_lr()[0],
+                    "skipped_steps": skipped,
+                }
+                self._end_epoch(job, keeper, state, train_metrics, started, (optimizer, scheduler, scaler))
+            if world is not None:
+                state = world.share(state)
+        if world is not None:
+            weights = world.check_replicas(model, name)
+            if keeper is not None:
+                log.info("stage %s: weights identical on the %d ranks (%s)", name, world.size, weights)
+        return state
+
+    def _end_epoch(
+        self,
+        job: ReplicaJob,
+        keeper: _Keeper,
+        state: dict[str, Any],
+        metrics: dict[str, float],
+        started: float,
+        optimization: tuple[Any, Any, Any],
+    ) -> None:
+        """Rank 0 after an epoch: score it, keep it if it is the best, checkpoint the resume state, log."""
+        name, epoch, skipped, model = job.name, state["epoch"], metrics["skipped_steps"], job.model
+        if skipped:
+            log.warning(
+                "stage %s epoch %d: skipped %d steps whose loss or gradients were not finite",
+                name,
+                epoch,
+                skipped,
+            )
+        if state["nonfinite"]:
+            # Ended in a run of skipped steps: weights that trained to the point where the loss overflows can
+            # still be finite, so the epoch is neither evaluated nor saved; the next epoch (or the error) tells
+            # a passing glitch from a divergence.
+            log.warning("stage %s epoch %d ended in skipped steps: not evaluated, not checkpointed", name, epoch)
+            state["bad_epochs"] += 1
+            state["seconds"] += time.monotonic() - started
+            keeper.log_metrics({f"{name}/skipped_steps": skipped}, epoch)
+            return
+        metrics = {**metrics, **keeper.evaluate(model)}
+        metrics["epoch_seconds"] = time.monotonic() - started
+        state["seconds"] += metrics["epoch_seconds"]
+        select = keeper.select
+        if select not in metrics:
+            raise KeyError(f"stage {name}: selection metric {select!r} not in {sorted(metrics)}")
+        score = metrics[select]
+        state["history"].append({"epoch": epoch, **metrics})
+        if score == 0.0:
+            log.warning(
+                "stage %s epoch %d: %s is 0, nothing on dev matches its reference yet (in KD: the student "
+                "agrees with the teacher on nothing; likely a collapsed teacher, e.g. one that predicts no entity)",
+                name,
+                epoch,
+                select,
+            )
+        if not math.isfinite(score):
+            log.warning("stage %s epoch %d: %s is %s: this epoch cannot be the best", name, epoch, select, score)
+            state["bad_epochs"] += 1
+        elif score > state["best_score"]:
+            state.update(best_score=score, best_epoch=epoch, bad_epochs=0)
+            atomic_torch_save(weights_state(model, keeper.fingerprint), keeper.stage_dir / "best.pt")
+        else:
+            state["bad_epochs"] += 1
+        optimizer, scheduler, scaler = optimization
+        atomic_torch_save(
+            {
+                "model": weights_state(model, keeper.fingerprint),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict(),
+                "rng": torch.get_rng_state(),
+                "state": state,
+            },
+            keeper.stage_dir / "last.pt",
+        )
+        keeper.log_metrics({f"{name}/{k}": v for k, v in metrics.items()}, epoch)
+        log.info("%s epoch %d: %s", name, epoch, ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
 
     def _initial_lr(
         self,
@@ -470,10 +585,13 @@ class Trainer:
         )
         return chosen
 
-    def _diverged(self, name: str, count: int, where: tuple[int, int], lr: float, stage_dir: Path) -> DistillxError:
-        """The one-line error of a stage whose loss or gradients stopped being finite, with the likely cause."""
+    def _diverged(
+        self, name: str, count: int, where: tuple[int, int], lr: float, stage_dir: Path | None
+    ) -> DistillxError:
+        """The one-line error of a stage whose loss or gradients stopped being finite, with the likely cause
+        (``stage_dir`` None: a rank other than 0, which keeps no checkpoints)."""
         precision = {"fp16": " or use trainer.precision=bf16/fp32", "bf16": " or use trainer.precision=fp32"}
-        kept = [str(stage_dir / f) for f in ("last.pt", "best.pt") if (stage_dir / f).exists()]
+        kept = [str(stage_dir / f) for f in ("last.pt", "best.pt") if stage_dir and (stage_dir / f).exists()]
         return DistillxError(
             f"stage {name}: loss or gradients were not finite for {count} consecutive steps (epoch {where[0]}, "
             f"step {where[1]}); lower the learning rate (lr={lr:g}){precision.get(self.precision, '')}; "
