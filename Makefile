@@ -10,7 +10,7 @@ export HF_HUB_DISABLE_PROGRESS_BARS ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 MLFLOW_DB ?= outputs/mlflow.db
 
-.PHONY: help install demo test test-slow lint ui bench clean
+.PHONY: help install apertium demo test test-slow lint ui bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -19,6 +19,12 @@ install:  ## create .venv and install distillx with its test tools (CPU torch pi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -c constraints.txt -e ".[dev]"
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then $(MAKE) apertium; \
+	else echo "translator=apertium needs Debian's apertium apertium-eng-spa: run 'make apertium' as root"; fi
+
+apertium:  ## install the Apertium MT engine and its English-Spanish pair (Debian/Ubuntu, as root)
+	apt-get update
+	apt-get install -y --no-install-recommends apertium apertium-eng-spa
 
 demo:  ## run the embedded multilingual demo (FreeTransfer-X, en -> zh), print the results table
 	$(BIN)/distillx

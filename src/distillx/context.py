@@ -132,7 +132,7 @@ class RunContext:
         this run's dataset. Oracle translation is announced in the log and tagged on the run."""
         spec = self.cfg.get("translator")
         if spec is None:
-            raise DistillxError("this method translates: choose translator=parallel|m2m100|tiny_m2m100")
+            raise DistillxError("this method translates: choose translator=parallel|apertium|m2m100|tiny_m2m100")
         translator = instantiate(spec, dataset=self.data.reader) if "dataset" in spec else instantiate(spec)
         self.tracker.set_tags(
             {"distillx.translator": translator.name, "distillx.oracle_translation": translator.oracle}

@@ -30,6 +30,7 @@ class ZeroShot:
         self.supervised = supervised
         self.kd = kd
         self.balanced = balanced
+        self.translates = balanced  # KD step 1 on the source corpus and its translation
 
     def run(self, ctx: RunContext) -> Results:
         teacher = steps.source_model(ctx, self.supervised)
@@ -64,6 +65,8 @@ class TranslateTest:
     """Two-pass inference: translate the target test set into the source language and classify it with the
     off-the-shelf source model."""
 
+    translates = True
+
     def __init__(self, supervised: nn.Module) -> None:
         self.supervised = supervised
 
@@ -86,6 +89,8 @@ class TranslateTrainPseudo:
     """Translate the unlabeled source half into the target language, label it with the source model's
     predictions (hard pseudo-labels), and train the target student on it. The dev set is the source dev set
     translated and pseudo-labelled the same way, so no target label is read."""
+
+    translates = True
 
     def __init__(self, supervised: nn.Module) -> None:
         self.supervised = supervised

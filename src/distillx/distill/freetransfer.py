@@ -19,6 +19,7 @@ class FreeTransfer:
         self.supervised = supervised
         self.kd = kd
         self.balanced = balanced
+        self.translates = balanced  # KD step 1 on the source corpus and its translation
 
     def run(self, ctx: RunContext) -> Results:
         ctx.data.halves(ctx.target)  # first: a target half that cannot feed KD step 2 stops the run before step 1
