@@ -43,8 +43,8 @@ bench:  ## benchmarks, figures into benchmarks/RESULTS.md (kd_throughput needs: 
 	$(BIN)/python benchmarks/preprocess.py
 	$(BIN)/python benchmarks/kd_throughput.py
 
-ui:  ## MLflow UI on 127.0.0.1:5000 over the runs in outputs/
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(MLFLOW_DB) --host 127.0.0.1 --port 5000
+ui:  ## MLflow UI on 127.0.0.1:5000 over the runs in outputs/; prints the address of the distillx runs table
+	$(BIN)/python -m distillx.track.ui --store sqlite:///$(MLFLOW_DB) --experiment distillx --host 127.0.0.1 --port 5000
 
 clean:  ## remove run outputs (keeps .venv and the model cache)
 	rm -rf outputs/* multirun

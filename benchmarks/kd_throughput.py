@@ -35,7 +35,7 @@ after the last optimizer step (distillx's ``evaluate`` callback, which returns a
 
 Usage (from the repository root; the hub is never contacted):
 
-    .venv/bin/pip install -e ".[bench]"       # accelerate (HF Trainer needs it), psutil
+    .venv/bin/pip install -e ".[bench]"       # accelerate (HF Trainer needs it)
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/kd_throughput.py            # full run, ~7 min on 2 idle cores
     .venv/bin/python benchmarks/kd_throughput.py --smoke                    # 2 steps per variant, writes nothing
     .venv/bin/python benchmarks/kd_throughput.py --repeats 2 --wait-quiet 600   # on a shared machine

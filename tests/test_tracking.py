@@ -1,4 +1,5 @@
-"""MLflow tracking: run params/metrics/artifacts, resume from an output dir, and one parent run per sweep."""
+"""MLflow tracking: run params/metrics/artifacts, resume from an output dir, one parent run per sweep, system
+metrics behind one switch, and the UI address of the runs table."""
 
 import csv
 import io
@@ -7,13 +8,18 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
+from conftest import compose_config
+from hydra.utils import instantiate
 from mlflow import MlflowClient
 
+from distillx.errors import DistillxError
 from distillx.track.mlflow_tracker import RUN_ID_FILE, MlflowTracker
 from distillx.track.sweep_callback import PARENT_RUN_ID_FILE
+from distillx.track.ui import runs_url
 
 SRC = Path(__file__).parents[1] / "src"
 
@@ -192,3 +198,41 @@ def test_multirun_nests_jobs_under_one_parent_run(tmp_path):
         ("2", "y", "21.0"),
     }
     assert "tracking.uri" not in rows[0], "only params that vary between jobs belong in the summary"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "on"), [([], False), (["tracking.system_metrics=true"], True)], ids=["default-off", "on"]
+)
+def test_system_metrics_follow_the_one_switch(store, tmp_path, monkeypatch, overrides, on):
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.1")
+    uri, _ = store
+    tracker = instantiate(compose_config(overrides, tmp_path).tracking, uri=uri, experiment="unit")
+    tracker.start("run", CONFIG, output_dir=tmp_path / "out")
+    time.sleep(1.0)
+    tracker.end()
+    run = MlflowClient(uri).get_run(tracker.run_id)
+    system = {key for key in run.data.metrics if key.startswith("system/")}
+    if on:
+        assert {"system/cpu_utilization_percentage", "system/system_memory_usage_megabytes"} <= system
+    else:
+        assert system == set()
+    assert run.info.status == "FINISHED"
+
+
+def test_system_metrics_without_psutil_stop_the_run_before_it_starts(store, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "psutil", None)  # as if not installed
+    tracker = MlflowTracker(uri=store[0], experiment="unit", system_metrics=True)
+    with pytest.raises(DistillxError, match=r"^tracking.system_metrics=true: MLflow's system metrics need psutil"):
+        tracker.start("run", CONFIG, output_dir=tmp_path)
+    assert tracker.run_id is None and not (tmp_path / RUN_ID_FILE).exists()
+
+
+def test_ui_address_is_the_runs_table_of_the_experiment_in_the_model_training_view(store, tmp_path):
+    uri, _ = store
+    experiment_id = MlflowClient(uri).create_experiment("ui")
+    base = "http://127.0.0.1:5000"
+    view = "workflowType=machine_learning"
+    assert runs_url(base, uri, "ui") == f"{base}/#/experiments/{experiment_id}/runs?{view}"
+    assert runs_url(base, uri, "no-runs-yet") == f"{base}/#/experiments?{view}"
+    assert runs_url(base, f"sqlite:///{tmp_path}/none/mlflow.db", "ui") == f"{base}/#/experiments?{view}"
+    assert not (tmp_path / "none").exists(), "looking must not create a store"

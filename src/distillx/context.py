@@ -14,11 +14,13 @@ from omegaconf import DictConfig, OmegaConf
 from distillx.data.cache import cached_encoding, encoding_key
 from distillx.data.pipeline import DataPipeline
 from distillx.data.schema import Example
+from distillx.distill.teachers import examples_digest
 from distillx.errors import DistillxError
 from distillx.labels import LabelSpace
 from distillx.models.factory import ModelFactory, TaskModel
 from distillx.store import StageStore
 from distillx.text.align import encode_words
+from distillx.track.inputs import SplitInput
 from distillx.train.batching import EncodedSet
 from distillx.train.loop import Trainer
 from distillx.translate import Translator
@@ -63,6 +65,7 @@ class RunContext:
             split_seed=cfg.split.seed,
             cache_root=cache_dir / "preprocess" if cfg.preprocess_cache else None,
             log_metrics=self.log_metrics,
+            on_read=self._log_input,
         )
         self.store = StageStore(self.output_dir, cache_dir / "stages" if cfg.share_stages else None)
         self._vocab_root = cache_dir / "vocab" if cfg.share_stages else self.output_dir / "vocab-store"
@@ -141,3 +144,9 @@ class RunContext:
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         self.tracker.log_metrics(metrics, step=step)
+
+    def _log_input(self, language: str, split: str, examples: list[Example]) -> None:
+        """Record a split on the run as an MLflow dataset input when the run first reads it."""
+        reader = self.data.reader
+        digest = examples_digest(examples)
+        self.tracker.log_inputs([SplitInput(reader.name, language, split, digest, len(examples), str(reader.root))])

@@ -88,7 +88,10 @@ def load_language(
 
 
 class DataPipeline:
-    """The run's examples: each language's splits (loaded once), its segmenter, and the train split's halves."""
+    """The run's examples: each language's splits (loaded once), its segmenter, and the train split's halves.
+
+    ``on_read(language, split, examples)`` is told of each split once, when it is first read (the run records
+    the splits it read as its dataset inputs)."""
 
     def __init__(
         self,
@@ -103,6 +106,7 @@ class DataPipeline:
         split_seed: int,
         cache_root: Path | None,
         log_metrics: Callable[[dict[str, float]], None],
+        on_read: Callable[[str, str, list[Example]], None] | None = None,
     ) -> None:
         self.reader = reader
         self.dataset_cfg = dict(dataset_cfg)
@@ -114,8 +118,10 @@ class DataPipeline:
         self.split_seed = split_seed
         self.cache_root = cache_root
         self.log_metrics = log_metrics
+        self.on_read = on_read
         self._segmenters: dict[str, Segmenter] = {}
         self._splits: dict[str, Splits] = {}
+        self._read: set[tuple[str, str]] = set()
 
     @property
     def task(self) -> str:
@@ -157,6 +163,9 @@ class DataPipeline:
             raise DistillxError(
                 f"dataset {self.reader.name}, language {language}: no {name!r} split (has {', '.join(splits)})"
             )
+        if self.on_read is not None and (language, name) not in self._read:
+            self._read.add((language, name))
+            self.on_read(language, name, splits[name])
         return splits[name]
 
     def halves(self, language: str) -> tuple[list[Example], list[Example]]:

@@ -4,21 +4,27 @@ Tracking never stops training: a store that fails mid-run (a lock held by anothe
 down) gets a few retries, then the calls are kept in ``<output_dir>/mlflow_pending.jsonl`` and sent, in order,
 by the next call that gets through, by ``end()`` or by ``python -m distillx.track.sync <output_dir>``. A store
 that cannot be used at all is refused by ``start()``, in one line, before any training.
+
+With ``system_metrics`` on, MLflow's own monitor samples CPU, memory, disk, network and (with ``pynvml``) GPU
+use into ``system/...`` metrics every 10 s (``MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL``). It writes from its own
+thread, outside the journal: samples taken while the store is down are dropped, as they are not results.
 """
 
 from __future__ import annotations
 
 import errno
+import importlib.util
 import json
 import logging
 import os
 import re
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hydra.utils import to_absolute_path
 from mlflow import MlflowClient
@@ -29,6 +35,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from distillx.errors import DistillxError
 from distillx.files import atomic_write_text
+from distillx.track.inputs import SplitInput
+
+if TYPE_CHECKING:
+    from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +214,8 @@ def _chunks(items: list, size: int) -> Iterator[list]:
 
 def replay(client: MlflowClient, run_id: str, call: Mapping[str, Any]) -> None:
     """Send one recorded tracking call (see ``MlflowTracker._submit``) to the run; sending it twice is harmless:
-    MLflow skips a metric it has, and params, tags and artifacts get the same values again."""
+    MLflow skips a metric it has and a dataset input the run has, and params, tags and artifacts get the same
+    values again."""
     payload = call["payload"]
     match call["kind"]:
         case "metrics":
@@ -219,6 +230,8 @@ def replay(client: MlflowClient, run_id: str, call: Mapping[str, Any]) -> None:
                 client.log_batch(run_id, tags=chunk)
         case "text":
             client.log_text(run_id, payload["text"], payload["artifact_file"])
+        case "inputs":
+            client.log_inputs(run_id, datasets=[SplitInput(**record).to_mlflow() for record in payload])
         case "artifact":
             client.log_artifact(run_id, payload["path"], payload["artifact_path"])
         case "artifacts":
@@ -268,17 +281,25 @@ class MlflowTracker:
     """
 
     def __init__(
-        self, uri: str, experiment: str, enabled: bool = True, retries: int = 3, retry_seconds: float = 2.0
+        self,
+        uri: str,
+        experiment: str,
+        enabled: bool = True,
+        retries: int = 3,
+        retry_seconds: float = 2.0,
+        system_metrics: bool = False,
     ) -> None:
         self.enabled = enabled
         self.experiment = experiment
         self.uri = resolve_tracking_uri(uri) if enabled else uri
         self.retries = retries
         self.retry_seconds = retry_seconds
+        self.system_metrics = system_metrics
         self._client: MlflowClient | None = None  # opened by start(), after check_store
         self._run_id: str | None = None
         self._pending: PendingCalls | None = None
         self._outage = False
+        self._monitor: SystemMetricsMonitor | None = None
 
     @property
     def run_id(self) -> str | None:
@@ -298,6 +319,11 @@ class MlflowTracker:
         """
         if not self.enabled:
             return
+        if self.system_metrics and importlib.util.find_spec("psutil") is None:
+            raise DistillxError(
+                "tracking.system_metrics=true: MLflow's system metrics need psutil (pip install psutil); "
+                "install it or set tracking.system_metrics=false"
+            )
         id_file = Path(output_dir) / RUN_ID_FILE
         self._pending = PendingCalls(Path(output_dir) / PENDING_FILE)
         try:
@@ -321,6 +347,8 @@ class MlflowTracker:
         resolved = resolved_container(config)
         self._log_new_params(flatten_config(resolved), logged)
         self._submit("text", {"text": OmegaConf.to_yaml(resolved), "artifact_file": "config.yaml"})
+        if self.system_metrics:
+            self._monitor = start_system_metrics(self.uri, self._run_id)
 
     def _open_run(self, run_name: str, id_file: Path) -> str:
         """The run recorded in ``id_file`` if the store has it, else a new one, recorded there."""
@@ -362,6 +390,11 @@ class MlflowTracker:
         if self.enabled:
             self._submit("artifacts", {"dir": str(dir), "artifact_path": artifact_path})
 
+    def log_inputs(self, inputs: Sequence[SplitInput]) -> None:
+        """Record data splits the run read as MLflow dataset inputs; logging one again is harmless."""
+        if self.enabled and inputs:
+            self._submit("inputs", [asdict(split) for split in inputs])
+
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         if self.enabled and tags:
             self._submit("tags", {key: str(value) for key, value in tags.items()})
@@ -374,6 +407,9 @@ class MlflowTracker:
         """
         if not self.enabled:
             return
+        if self._monitor is not None:  # its last samples go in while the run is still RUNNING
+            self._monitor.finish()
+            self._monitor = None
         self._submit("end", status, attempts=self.retries + 1)
         left = len(self._pending.read())
         if left:
@@ -438,3 +474,13 @@ class MlflowTracker:
         if self._run_id is None:
             raise RuntimeError("MlflowTracker: call start() before logging")
         return self._run_id
+
+
+def start_system_metrics(uri: str, run_id: str) -> SystemMetricsMonitor:
+    """MLflow's system metrics monitor on ``run_id``, continuing the steps of a resumed run."""
+    # Imported here: the monitor's modules import psutil, which only this option needs.
+    from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor  # noqa: PLC0415
+
+    monitor = SystemMetricsMonitor(run_id, resume_logging=True, tracking_uri=uri)
+    monitor.start()
+    return monitor
