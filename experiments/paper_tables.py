@@ -1,9 +1,12 @@
-"""Run a reduced grid of freetransfer-x.md Table 1/3 one job at a time and collect it into a Markdown table.
+"""Run a reduced grid of freetransfer-x.md Table 1/3 one job at a time and collect it from the MLflow store into a
+Markdown table.
 
 The presets under conf/experiment (``distillx +experiment=table1_multiatis``) are the paper's full settings;
 on a 2-core CPU they take days. This script runs chosen cells of the same grid with fewer epochs, each cell a
 plain ``distillx`` run with a fixed output directory, so an interrupted grid resumes where it stopped (finished
-cells are skipped, unfinished stages continue from their last epoch; shared stages are trained once).
+cells are skipped, unfinished stages continue from their last epoch; shared stages are trained once). ``collect``
+reads the cells' figures back from the MLflow store they log to (``distillx.report.tables``), not from their
+directories.
 
     python experiments/paper_tables.py run --dataset multiatis --archs transformer --recipes kd,translate_test \
         --languages de,zh --epochs 5
@@ -13,12 +16,22 @@ cells are skipped, unfinished stages continue from their last epoch; shared stag
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from distillx.report import tables
+from distillx.report.mlflow_report import (
+    DEFAULT_EXPERIMENT,
+    NoRuns,
+    RunRecord,
+    Table,
+    format_cell,
+    load_runs,
+    metric_histories,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -37,7 +50,6 @@ PAPER_TABLE1 = {  # freetransfer-x.md Table 1: accuracy averaged over target lan
 }
 ARCHS = ("transformer", "bilstm", "cnn")
 DATA_DIRS = {"mtop": "mtop", "multiatis": "multiatis_pp"}
-TARGET_ROLE = {"translate_test": "translate_test", "zero_shot": "mplm"}
 
 
 def cell_dir(dataset: str, arch: str, recipe: str, language: str) -> Path:
@@ -81,50 +93,75 @@ def run(args: argparse.Namespace) -> None:
 
 
 NAMES = {"mtop": "MTOP", "multiatis": "MultiATIS++"}
+READERS = {"mtop": "distillx.data.readers.MtopDataset", "multiatis": "distillx.data.readers.MultiAtisDataset"}
 STAGES = ("source_model", "kd1_mplm", "gold_mplm", "kd2_student", "translate_train_pseudo")
+MT_RECIPES = ("translate_test", "translate_train_pseudo")
 
 
-def cell_results(dataset: str) -> dict[tuple[str, str, str], dict]:
-    """(arch, recipe, language) -> results.json of every finished cell, with its wall time and stage times."""
-    cells = {}
-    for path in sorted((OUT / dataset).glob("*/*/*/results.json")):
-        arch, recipe, language = path.parent.relative_to(OUT / dataset).parts
-        res = json.loads(path.read_text())
-        wall = path.parent / "wall_s.txt"
-        res["wall_s"] = float(wall.read_text()) if wall.exists() else None
-        res["stage_s"] = {}
-        for stage in STAGES:
-            done = path.parent / "stages" / stage / "done.json"
-            if done.exists():
-                info = json.loads(done.read_text())
-                epoch_s = [h["epoch_seconds"] for h in info["history"] if "epoch_seconds" in h]
-                slowed = bool(epoch_s) and max(epoch_s) > 3 * statistics.median(epoch_s)
-                res["stage_s"][stage] = (
-                    str(done.resolve().parent),
-                    info.get("seconds", 0.0),
-                    info["epochs_run"],
-                    slowed,
-                )
-        cells[arch, recipe, language] = res
+def cell_runs(uri: str, experiment: str, dataset: str, epochs: int) -> list[RunRecord]:
+    """The finished runs of Table 1 cells (a ``+recipe`` override) on ``dataset`` with ``epochs`` epochs in the
+    MLflow store: the cells of ``run`` and the jobs of ``distillx +experiment=table1_*`` alike."""
+    where = f"params.`dataset._target_` = '{READERS[dataset]}' and params.`trainer.epochs` = '{epochs}'"
+    try:
+        runs = load_runs(uri, experiment, filter_string=where)
+    except NoRuns:
+        return []
+    return [run for run in runs if run.get("recipe") is not None]
+
+
+def rows_of(table: Table, recipe_name: str) -> list[str]:
+    """The table's rows of a recipe: one per setting when its runs differ in one (``kd [trainer.lr=0.001]``)."""
+    return [row for row in table.rows if row.split(" [", 1)[0] == recipe_name]
+
+
+def main_rows(table: Table, mt_table: Table | None, mt_languages: list[str]) -> list[tuple[str, str, str, Table]]:
+    """(label, row, recipe, table) per line of the Table 1 block, in the paper's order: every recipe, run or not,
+    and after ``kd`` its average over the MT rows' languages."""
+    lines = []
+    for recipe_name in PAPER_TABLE1:
+        for row in rows_of(table, recipe_name) or [recipe_name]:
+            label = row.replace(tables.SOURCE, "off-the-shelf en source", 1) if recipe_name == tables.SOURCE else row
+            lines.append((label, row, recipe_name, table))
+        if recipe_name == "kd" and mt_table is not None:
+            where = f"kd on the MT rows' languages ({', '.join(mt_languages)})"
+            lines += [(row.replace("kd", where, 1), row, "kd", mt_table) for row in rows_of(mt_table, "kd") or ["kd"]]
+    return lines
+
+
+def stage_times(runs: list[RunRecord], histories: dict[str, dict[str, list[float]]]) -> list[str]:
+    """Per stage, the training + evaluation seconds of the runs that trained it (``N x k``: mean over k runs),
+    their epochs, and ``*`` when an epoch took over 3x the stage's median epoch."""
+    cells = []
+    for stage in STAGES:
+        epochs = [
+            h[f"{stage}/epoch_seconds"]
+            for run in runs
+            if f"{stage}/epoch_seconds" in (h := histories.get(run.run_id, {}))
+        ]
+        if not epochs:
+            cells.append("")
+            continue
+        secs = [sum(e) for e in epochs]
+        text = f"{secs[0]:.0f}" if len(secs) == 1 else f"{statistics.mean(secs):.0f} x {len(secs)}"
+        mark = "*" if any(max(e) > 3 * statistics.median(e) for e in epochs) else ""
+        cells.append(f"{text}{mark} ({'/'.join(map(str, sorted({len(e) for e in epochs})))} ep)")
     return cells
 
 
-def target_accuracy(res: dict, recipe: str, language: str) -> float:
-    return 100 * res["scores"][TARGET_ROLE.get(recipe, "student")][language]["accuracy"]
-
-
 def collect(args: argparse.Namespace) -> str:
-    """The Markdown section for one dataset: Table 1 in the paper's format (distillx / paper), per-language
-    accuracies, and the wall time of every stage."""
-    dataset, cells = args.dataset, cell_results(args.dataset)
+    """The Markdown section for one dataset from the runs in the MLflow store: Table 1 in the paper's format
+    (distillx / paper), per-language accuracies, and the wall time of every stage."""
+    dataset, runs = args.dataset, cell_runs(args.uri, args.experiment, args.dataset, args.epochs)
     languages = LANGUAGES[dataset].split(",")
-    mt_languages = sorted(
-        {lang for (_, recipe, lang) in cells if recipe in ("translate_test", "translate_train_pseudo")}
-    )
+    mt_languages = sorted({run.get("target") for run in runs if tables.recipe(run) in MT_RECIPES})
+    table = tables.freetransfer_table(runs)
+    mt_runs = [run for run in runs if run.get("target") in mt_languages]
+    mt_table = tables.freetransfer_table(mt_runs) if mt_languages else None
     lines = [f"## FreeTransfer-X Table 1, reduced: {NAMES[dataset]}", ""]
     lines.append(
         f"Intent accuracy (%) on the {NAMES[dataset]} test sets, averaged over the target languages a row has "
-        f"(count in brackets; the paper averages {', '.join(languages)}). distillx / paper (Table 1). Run with "
+        f"(count in brackets; the paper averages {', '.join(languages)}; ± the sample std over seeds where a cell "
+        f"has several, n seeds). distillx / paper (Table 1). Run with "
         f"`experiments/paper_tables.py` (commands below): mPLM = offline multilingual-e5-small (the paper: "
         f"XLM-R base), `trainer=paper size=paper` (Table-2 models, 10k BPE, LR range test for the from-scratch "
         f"stages, best dev checkpoint by label-free teacher agreement) but **{args.epochs} epochs instead of 50**. "
@@ -139,65 +176,47 @@ def collect(args: argparse.Namespace) -> str:
             "balanced, augmented) need a real MT model and are not run here."
         )
     lines += ["", "| row | " + " | ".join(f"{a}: distillx / paper" for a in ARCHS) + " |", "|---|---|---|---|"]
-    rows = [("source", "off-the-shelf en source", None), *((r, r, None) for r in list(PAPER_TABLE1)[1:])]
-    if mt_languages:
-        rows.insert(5, ("kd", f"kd on the MT rows' languages ({', '.join(mt_languages)})", mt_languages))
-    for recipe, label, only in rows:
-        row = []
-        for i, arch in enumerate(ARCHS):
-            paper = PAPER_TABLE1[recipe][dataset][i]
-            if recipe == "source":
-                found = [r for (a, rc, _), r in cells.items() if a == arch and "teacher" in r["scores"]]
-                score = [100 * found[0]["scores"]["teacher"]["en"]["accuracy"]] if found else []
-                n = ""
-            else:
-                score = [
-                    target_accuracy(r, recipe, lang)
-                    for (a, rc, lang), r in cells.items()
-                    if a == arch and rc == recipe and (only is None or lang in only)
-                ]
-                n = f" ({len(score)})"
-            row.append(f"{statistics.mean(score):.1f}{n} / {paper}" if score else f"— / {paper}")
-        lines.append(f"| {label} | " + " | ".join(row) + " |")
+    for label, row, recipe_name, found in main_rows(table, mt_table, mt_languages):
+        cells = [
+            f"{format_cell(found.cell(row, arch), True)} / {paper}"
+            for arch, paper in zip(ARCHS, PAPER_TABLE1[recipe_name][dataset], strict=True)
+        ]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += ["", "Per language (distillx):", ""]
     lines += ["| arch | row | " + " | ".join(languages) + " |", "|---|---|" + "---:|" * len(languages)]
     for arch in ARCHS:
-        for recipe in list(PAPER_TABLE1)[1:]:
-            accs = [cells.get((arch, recipe, lang)) for lang in languages]
-            if any(accs):
-                values = [
-                    f"{target_accuracy(r, recipe, lang):.1f}" if r else "—"
-                    for r, lang in zip(accs, languages, strict=True)
-                ]
-                lines.append(f"| {arch} | {recipe} | " + " | ".join(values) + " |")
-    lines += ["", "Wall time (2-core CPU, seconds; a shared stage is trained once and counted once):", ""]
-    lines += ["| arch | row | " + " | ".join(STAGES) + " | whole cells |", "|---|---|" + "---:|" * (len(STAGES) + 1)]
-    for arch in ARCHS:
-        for recipe in PAPER_TABLE1:
-            mine = [r for (a, rc, _), r in cells.items() if a == arch and rc == recipe]
-            if not mine:
-                continue
-            per_stage = []
-            for stage in STAGES:
-                runs = {r["stage_s"][stage][0]: r["stage_s"][stage][1:] for r in mine if stage in r["stage_s"]}
-                if not runs:
-                    per_stage.append("")
-                    continue
-                secs = [s for s, _, _ in runs.values()]
-                epochs_run = sorted({e for _, e, _ in runs.values()})
-                text = f"{sum(secs):.0f}" if len(runs) == 1 else f"{statistics.mean(secs):.0f} x {len(runs)}"
-                mark = "*" if any(slowed for _, _, slowed in runs.values()) else ""
-                per_stage.append(f"{text}{mark} ({'/'.join(map(str, epochs_run))} ep)")
-            walls = [r["wall_s"] for r in mine if r["wall_s"] is not None]
-            lines.append(
-                f"| {arch} | {recipe} | " + " | ".join(per_stage) + f" | {sum(walls):.0f} ({len(walls)} cells) |"
-            )
-    notes = sorted({n for r in cells.values() for n in r.get("notes", [])})
+        mine = [run for run in runs if tables.architecture(run) == arch]
+        by_language = tables.freetransfer_table(mine, per_language=True)
+        for recipe_name in list(PAPER_TABLE1)[1:]:
+            for row in rows_of(by_language, recipe_name):
+                values = [format_cell(by_language.cell(row, lang), True) for lang in languages]
+                lines.append(f"| {arch} | {row} | " + " | ".join(values) + " |")
     lines += [
         "",
-        "Stage times are the epochs' training + evaluation (`done.json` `seconds`); a cell's wall time also "
-        "covers loading, preprocessing (cached after the first run), teacher predictions and test scoring. "
-        "`N x k` = mean over k per-language stages. `*`: an epoch of the stage took over 3x its median epoch "
+        "Wall time (2-core CPU, seconds; a shared stage is trained once and counted once, in the row of the run that "
+        "trained it):",
+        "",
+    ]
+    lines += ["| arch | row | " + " | ".join(STAGES) + " | whole cells |", "|---|---|" + "---:|" * (len(STAGES) + 1)]
+    histories = metric_histories(args.uri, runs, "/epoch_seconds") if runs else {}
+    for arch in ARCHS:
+        for recipe_name in PAPER_TABLE1:
+            mine = [run for run in runs if tables.architecture(run) == arch and tables.recipe(run) == recipe_name]
+            if not mine:
+                continue
+            walls = [(r.end_time - r.start_time) / 1000 for r in mine if r.start_time and r.end_time]
+            lines.append(
+                f"| {arch} | {recipe_name} | "
+                + " | ".join(stage_times(mine, histories))
+                + f" | {sum(walls):.0f} ({len(walls)} cells) |"
+            )
+    notes = sorted({n for run in runs for n in run.tags.get("distillx.notes", "").split(" | ") if n})
+    lines += [
+        "",
+        "Stage times are the epochs' training + evaluation (the sum of the stage's `<stage>/epoch_seconds` in "
+        "MLflow); a cell's wall time (its MLflow run, start to end) also covers loading, preprocessing (cached after "
+        "the first run), teacher predictions and test scoring. `N x k` = mean over the k runs that trained the stage "
+        "(one per language for a per-language stage). `*`: an epoch of the stage took over 3x its median epoch "
         "(another job competed for the 2 cores then; with 2 OpenMP threads a step slows far more than "
         "proportionally), so that figure overstates the stage.",
         "",
@@ -236,9 +255,11 @@ def main() -> None:
     r.add_argument("extra", nargs="*", help="more distillx overrides")
     c = sub.add_parser("collect")
     c.add_argument("--dataset", choices=sorted(LANGUAGES), required=True)
-    c.add_argument("--epochs", type=int, required=True, help="the epochs the cells were run with (for the text)")
+    c.add_argument("--epochs", type=int, required=True, help="the epochs the cells were run with (selects their runs)")
     c.add_argument("--command", dest="commands", action="append", help="a run command to show (repeatable)")
     c.add_argument("--write", action="store_true", help="replace this dataset's section of benchmarks/RESULTS.md")
+    c.add_argument("--uri", default=f"sqlite:///{OUT.parent / 'mlflow.db'}", help="the MLflow store the cells log to")
+    c.add_argument("--experiment", default=DEFAULT_EXPERIMENT, help="its experiment (default: %(default)s)")
     args = parser.parse_args()
     run(args) if args.command == "run" else collect(args)
 

@@ -15,11 +15,15 @@ target-language score of the student is ``test/student/{target}/accuracy`` (the 
 source language ``test/teacher/{source}/accuracy`` (names: :meth:`distillx.report.results.Results.metrics`).
 
 Runs that land in the same cell and differ only by seed (the param ``seed`` and any ``*.seed``) are averaged:
-the cell is their mean ± the *sample* standard deviation (n - 1 in the denominator; none for a single run) and n.
+the cell is the mean over its seeds ± their *sample* standard deviation (n - 1 in the denominator; none for one
+seed) and n, the number of seeds (runs that share a seed count as one, by their mean).
 Runs in one cell that differ by any other param (bookkeeping aside: ``tracking.*``, ``*.progress``,
 ``*.threads``, ``cache_dir``...) are never averaged: their rows are split, the row label naming params that set
 them apart (``TransformerEncoder [method.balanced=True]``); a param missing from a run (logged by an older
 version) shows as ``—``. Labels that name a distillx class are shortened to the class name.
+
+``--table NAME`` writes one of the papers' tables instead (:mod:`distillx.report.tables`), built on the same
+run loading and cells.
 """
 
 from __future__ import annotations
@@ -30,18 +34,24 @@ import re
 import sqlite3
 import statistics
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from distillx.errors import DistillxError
 from distillx.report.results import METRIC_NAMES
+
+if TYPE_CHECKING:
+    from mlflow.entities import Metric
 
 DEFAULT_URI = "sqlite:///outputs/mlflow.db"
 DEFAULT_EXPERIMENT = "distillx"
 """``tracking.experiment`` in ``conf/tracking/mlflow.yaml``."""
 DEFAULT_METRIC = "test/student/{target}/accuracy"
+DEFAULT_ROWS = "student.encoder._target_"
+DEFAULT_COLUMNS = "language.code"
 ALIASES = {"target": "language.code", "source": "source.code"}
 MISSING = "—"
 MAX_LISTED = 10
@@ -49,6 +59,7 @@ MAX_RUN_NAME = 250
 """The CLI cuts run names at MLflow's limit: the last override of a name this long may be cut too."""
 _SQLITE_PREFIX = "sqlite:///"
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+T = TypeVar("T")
 
 
 @dataclass
@@ -62,6 +73,14 @@ class RunRecord:
     tags: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     """The latest value of each metric."""
+    start_time: int | None = None
+    end_time: int | None = None
+    """Milliseconds since the epoch, as MLflow records them: a run's wall time without reading its directory."""
+
+    @property
+    def seed(self) -> str:
+        """The run's seed (``—`` when it has none): what a cell averages over."""
+        return self.get("seed") or MISSING
 
     @property
     def overrides(self) -> dict[str, str]:
@@ -125,6 +144,10 @@ def split_overrides(name: str) -> list[str]:
             start = i + 1
     items.append(name[start:])
     return [item for item in items if item]
+
+
+class NoRuns(DistillxError):
+    """No finished run matches: an empty selection, which a caller may take for an empty table."""
 
 
 def _seed_key(key: str) -> bool:
@@ -223,7 +246,13 @@ def load_runs(uri: str, experiment: str, parent: str | None = None, filter_strin
         raise DistillxError(f"--uri {uri}: the MLflow store cannot be read ({_reason(err)})") from None
     records = [
         RunRecord(
-            run.info.run_id, run.info.run_name or "", dict(run.data.params), dict(run.data.tags), dict(run.data.metrics)
+            run.info.run_id,
+            run.info.run_name or "",
+            dict(run.data.params),
+            dict(run.data.tags),
+            dict(run.data.metrics),
+            run.info.start_time,
+            run.info.end_time,
         )
         for run in runs
         if "distillx.sweep_dir" not in run.data.tags  # a sweep's parent: a summary of its children, not a run
@@ -231,14 +260,34 @@ def load_runs(uri: str, experiment: str, parent: str | None = None, filter_strin
     if not records:
         where = f"under parent run {parent!r}" if parent is not None else f"in experiment {experiment!r}"
         extra = f" matching --filter {filter_string!r}" if filter_string.strip() else ""
-        raise DistillxError(f"no finished runs {where}{extra} in {uri}")
+        raise NoRuns(f"no finished runs {where}{extra} in {uri}")
     return records
+
+
+def metric_histories(uri: str, runs: Sequence[RunRecord], suffix: str) -> dict[str, dict[str, list[float]]]:
+    """Per run id, every value (in step order, the last logged per step) of each of its metrics whose name ends
+    in ``suffix``: a run keeps only the latest value of a metric, and a stage's time is the sum of its epochs'."""
+    client = _client(uri)
+    out: dict[str, dict[str, list[float]]] = {}
+    for run in runs:
+        for key in sorted(k for k in run.metrics if k.endswith(suffix)):
+            by_step = {m.step: m.value for m in sorted(client.get_metric_history(run.run_id, key), key=_logged)}
+            out.setdefault(run.run_id, {})[key] = [by_step[step] for step in sorted(by_step)]
+    return out
+
+
+def _logged(metric: Metric) -> tuple[int, int]:
+    return metric.timestamp, metric.step
 
 
 @dataclass
 class Cell:
     values: list[float]
+    """One per seed: the mean of that seed's runs in the cell (over ``parts`` first, each weighing the same)."""
     run_ids: list[str]
+    seeds: list[str] = field(default_factory=list)
+    parts: list[str] = field(default_factory=list)
+    """What each value averages over besides repeats of a seed (a row's target languages); empty for nothing."""
 
     @property
     def n(self) -> int:
@@ -250,7 +299,7 @@ class Cell:
 
     @property
     def std(self) -> float | None:
-        """Sample standard deviation (n - 1); None for a single run."""
+        """Sample standard deviation over the seeds (n - 1); None for a single seed."""
         return statistics.stdev(self.values) if self.n > 1 else None
 
 
@@ -263,6 +312,8 @@ class Table:
     columns: list[str]
     cells: dict[tuple[str, str], Cell]
     notes: list[str] = field(default_factory=list)
+    title: str = ""
+    """The Markdown heading; the metric's name when empty."""
 
     @property
     def percent(self) -> bool:
@@ -273,6 +324,21 @@ class Table:
         return self.cells.get((row, column))
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One value a run gives a table: its row and column, and ``part``, what the cell averages over besides seeds
+    (a target language, so that each language weighs the same; ``""`` for nothing)."""
+
+    run: RunRecord
+    row: str
+    column: str
+    value: float
+    part: str = ""
+    ignore: tuple[str, ...] = ()
+    """Prefixes of params the value does not depend on (the source model's score: ``method.``): runs that differ
+    only by them share its row."""
+
+
 def _natural(value: str) -> tuple:
     try:
         return (0, float(value), value)
@@ -280,20 +346,30 @@ def _natural(value: str) -> tuple:
         return (1, 0.0, value)
 
 
+def _ordered(labels: Iterable[str], order: Sequence[str]) -> list[str]:
+    """``labels`` in ``order`` (a row split by settings, ``kd [x=1]``, where ``kd`` is), the others after them."""
+
+    def key(label: str) -> tuple:
+        base = label.split(" [", 1)[0]
+        return (order.index(base) if base in order else len(order), _natural(label))
+
+    return sorted(set(labels), key=key)
+
+
 BOOKKEEPING = ("tracking.", "cache_dir", "log_checkpoints", "share_stages", "preprocess_cache")
 """Params that do not change a run's numbers (nor do ``*.progress`` and ``*.threads``): they never split a row."""
 
 
-def _counts(key: str) -> bool:
-    """Whether ``key`` can set runs apart: not a seed, not bookkeeping."""
-    return not (_seed_key(key) or key.startswith(BOOKKEEPING) or key.endswith((".progress", ".threads")))
+def _counts(key: str, ignore: tuple[str, ...] = ()) -> bool:
+    """Whether ``key`` can set runs apart: not a seed, not bookkeeping, not one of the table's ``ignore``."""
+    return not (_seed_key(key) or key.startswith(BOOKKEEPING + ignore) or key.endswith((".progress", ".threads")))
 
 
-def _setting_keys(runs: Sequence[RunRecord], places: Sequence[tuple[str, str]]) -> list[str]:
+def _setting_keys(runs: Sequence[RunRecord], places: Sequence[tuple], ignore: tuple[str, ...] = ()) -> list[str]:
     """The params (seeds and bookkeeping aside) that tell apart runs sharing a cell, a small set: a key is taken
     when it splits runs the keys before it leave together, then dropped again when the others split as well
     without it (``method._target_`` and ``method.balanced`` say the same)."""
-    keys = sorted({key for run in runs for key in run.params if _counts(key)})
+    keys = sorted({key for run in runs for key in run.params if _counts(key, ignore)})
 
     def groups(with_keys: Sequence[str]) -> int:
         return len({(place, *(run.params.get(k) for k in with_keys)) for run, place in zip(runs, places, strict=True)})
@@ -309,52 +385,107 @@ def _setting_keys(runs: Sequence[RunRecord], places: Sequence[tuple[str, str]]) 
     return chosen
 
 
+def tabulate(
+    entries: Sequence[Entry],
+    rows_key: str,
+    columns_key: str,
+    metric: str,
+    *,
+    row_order: Sequence[str] = (),
+    column_order: Sequence[str] = (),
+    notes: Sequence[str] = (),
+    title: str = "",
+) -> Table:
+    """The table of ``entries``. Runs of one row that differ by a param other than their seeds, bookkeeping, what
+    its entries ``ignore`` and what follows from their places and parts split the row, its labels naming what
+    differs. A cell's value for a seed is the mean over its parts of that seed's runs in each part; a seed without
+    a run in every part is left out (noted), so that one mean never mixes two sets of languages."""
+    places = [(e.row, e.column, e.part) for e in entries]
+    by_row: dict[str, list[int]] = {}
+    for i, entry in enumerate(entries):
+        by_row.setdefault(entry.row, []).append(i)
+    settings = {  # per row: only a row whose cells mix settings is split
+        row: _setting_keys(
+            [entries[i].run for i in found],
+            [places[i] for i in found],
+            tuple(dict.fromkeys(prefix for i in found for prefix in entries[i].ignore)),
+        )
+        for row, found in by_row.items()
+    }
+    grouped: dict[tuple[str, str], list[Entry]] = {}
+    for entry in entries:
+        row = entry.row
+        if settings[row]:
+            row += " [" + ", ".join(f"{k}={_short(entry.run.params.get(k, MISSING))}" for k in settings[row]) + "]"
+        grouped.setdefault((row, entry.column), []).append(entry)
+    cells: dict[tuple[str, str], Cell] = {}
+    notes = list(notes)
+    for (row, column), found in grouped.items():
+        cell, left_out = _cell(found)
+        notes += [f"{row} / {column}: seed {seed} left out, it has no run for {parts}" for seed, parts in left_out]
+        if cell is not None:
+            cells[row, column] = cell
+    return Table(
+        rows_key=rows_key,
+        columns_key=columns_key,
+        metric=metric,
+        rows=_ordered((r for r, _ in cells), row_order),
+        columns=_ordered((c for _, c in cells), column_order),
+        cells=cells,
+        notes=notes,
+        title=title,
+    )
+
+
+def _cell(entries: Sequence[Entry]) -> tuple[Cell | None, list[tuple[str, str]]]:
+    """The cell of ``entries`` and the seeds left out of it, each with the parts it lacks."""
+    by_part: dict[str, dict[str, list[float]]] = {}
+    for entry in entries:
+        by_part.setdefault(entry.part, {}).setdefault(entry.run.seed, []).append(entry.value)
+    every = {entry.run.seed for entry in entries}
+    common = every.intersection(*by_part.values())
+    left_out = [
+        (seed, ", ".join(p for p in sorted(by_part, key=_natural) if seed not in by_part[p]))
+        for seed in sorted(every - common, key=_natural)
+    ]
+    if not common:
+        return None, left_out
+    seeds = sorted(common, key=_natural)
+    values = [statistics.fmean(statistics.fmean(seeded[seed]) for seeded in by_part.values()) for seed in seeds]
+    run_ids = list(dict.fromkeys(e.run.run_id for e in entries if e.run.seed in common))
+    parts = sorted((p for p in by_part if p), key=_natural)
+    return Cell(values, run_ids, seeds, parts), left_out
+
+
+def missing_metric(runs: Sequence[RunRecord], metric: str, asked: str = "--metric") -> DistillxError:
+    """The one-line error for a metric (pattern) none of ``runs`` logs, naming metrics they do log; ``asked``: the
+    option that asked for it."""
+    logged = sorted({m for run in runs for m in run.metrics if m.startswith("test/")}) or sorted(
+        {m for run in runs for m in run.metrics}
+    )
+    unknown = sorted({k for k in _PLACEHOLDER.findall(metric) if all(run.get(k) is None for run in runs)})
+    why = f" (no run has {', '.join(unknown)})" if unknown else ""
+    return DistillxError(
+        f"{asked} {metric}: none of the {len(runs)} runs logs it{why}; they log e.g. {_listing(logged[:8])}"
+    )
+
+
 def report_table(runs: Sequence[RunRecord], rows: str, columns: str, metric: str = DEFAULT_METRIC) -> Table:
     """A table of ``metric`` (a pattern, see the module docstring) with rows and columns by the values of the keys
     ``rows`` and ``columns``; runs that differ only by seed share a cell (mean ± sample std, n). Runs without the
     metric are left out (noted); none with it is a DistillxError naming metrics they do have."""
-    with_metric: list[tuple[RunRecord, float]] = []
+    entries = []
     for run in runs:
         name = run.metric_name(metric)
         if name is not None and name in run.metrics:
-            with_metric.append((run, run.metrics[name]))
-    if not with_metric:
-        logged = sorted({m for run in runs for m in run.metrics if m.startswith("test/")}) or sorted(
-            {m for run in runs for m in run.metrics}
-        )
-        unknown = sorted({k for k in _PLACEHOLDER.findall(metric) if all(run.get(k) is None for run in runs)})
-        why = f" (no run has {', '.join(unknown)})" if unknown else ""
-        raise DistillxError(
-            f"--metric {metric}: none of the {len(runs)} runs logs it{why}; they log e.g. {_listing(logged[:8])}"
-        )
-    places = [(_short(run.get(rows) or MISSING), _short(run.get(columns) or MISSING)) for run, _ in with_metric]
-    by_row: dict[str, list[int]] = {}
-    for i, (row, _) in enumerate(places):
-        by_row.setdefault(row, []).append(i)
-    settings = {  # per row value: only a row whose cells mix settings is split
-        row: _setting_keys([with_metric[i][0] for i in found], [places[i] for i in found])
-        for row, found in by_row.items()
-    }
-    cells: dict[tuple[str, str], Cell] = {}
-    for (run, value), (row, column) in zip(with_metric, places, strict=True):
-        setting_keys = settings[row]
-        if setting_keys:
-            row += " [" + ", ".join(f"{k}={_short(run.params.get(k, MISSING))}" for k in setting_keys) + "]"
-        cell = cells.setdefault((row, column), Cell([], []))
-        cell.values.append(value)
-        cell.run_ids.append(run.run_id)
+            place = (_short(run.get(rows) or MISSING), _short(run.get(columns) or MISSING))
+            entries.append(Entry(run, *place, run.metrics[name]))
+    if not entries:
+        raise missing_metric(runs, metric)
     notes = []
-    if len(with_metric) < len(runs):
-        notes.append(f"{len(runs) - len(with_metric)} of {len(runs)} runs do not log {metric} and are left out")
-    return Table(
-        rows_key=rows,
-        columns_key=columns,
-        metric=metric,
-        rows=sorted({r for r, _ in cells}, key=_natural),
-        columns=sorted({c for _, c in cells}, key=_natural),
-        cells=cells,
-        notes=notes,
-    )
+    if len(entries) < len(runs):
+        notes.append(f"{len(runs) - len(entries)} of {len(runs)} runs do not log {metric} and are left out")
+    return tabulate(entries, rows, columns, metric, notes=notes)
 
 
 def _short(value: str) -> str:
@@ -363,14 +494,16 @@ def _short(value: str) -> str:
 
 
 def format_cell(cell: Cell | None, percent: bool) -> str:
-    """``81.2 ± 1.3 (n=3)``, ``81.2`` for one run, ``—`` for none."""
+    """``81.2 ± 1.3 (n=3)``, ``81.2`` for one seed, ``—`` for none; a cell averaged over k parts (target
+    languages) says so first: ``79.8 (8)``, ``79.8 ± 1.2 (8, n=3)``."""
     if cell is None:
         return MISSING
     scale, digits = (100.0, 1) if percent else (1.0, 4)
     text = f"{scale * cell.mean:.{digits}f}"
     if cell.std is not None:
-        text += f" ± {scale * cell.std:.{digits}f} (n={cell.n})"
-    return text
+        text += f" ± {scale * cell.std:.{digits}f}"
+    counts = ([str(len(cell.parts))] if cell.parts else []) + ([f"n={cell.n}"] if cell.n > 1 else [])
+    return text + (f" ({', '.join(counts)})" if counts else "")
 
 
 def _escape(text: str) -> str:
@@ -379,8 +512,9 @@ def _escape(text: str) -> str:
 
 def to_markdown(table: Table) -> str:
     unit = " (%)" if table.percent else ""
+    title = table.title or f"**{table.metric}**{unit}: mean ± sample std over seeds (n seeds)"
     lines = [
-        f"**{table.metric}**{unit}: mean ± sample std over seeds (n runs)",
+        title,
         "",
         f"| {_escape(table.rows_key)} \\ {_escape(table.columns_key)} | "
         + " | ".join(_escape(c) for c in table.columns)
@@ -394,25 +528,24 @@ def to_markdown(table: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
-CSV_FIELDS = ("row", "column", "mean", "std", "n", "run_ids")
-
-
 def to_csv(table: Table, path: str | Path) -> None:
-    """One line per filled cell: the row and column values, the mean and sample std of the metric as logged (not
-    in %; std empty for one run), n and the run ids (space-separated); the header names the keys and the metric."""
+    """One line per filled cell: the row and column values, the mean and sample std over seeds of the metric as
+    logged (not in %; std empty for one seed), n (seeds), the run ids and the parts averaged over
+    (space-separated); the header names the keys and the metric."""
     with Path(path).open("w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow([table.rows_key, table.columns_key, f"mean {table.metric}", "std", "n", "run_ids"])
+        writer.writerow([table.rows_key, table.columns_key, f"mean {table.metric}", "std", "n", "run_ids", "parts"])
         for row in table.rows:
             for column in table.columns:
                 cell = table.cell(row, column)
                 if cell is None:
                     continue
                 std = "" if cell.std is None else repr(cell.std)
-                writer.writerow([row, column, repr(cell.mean), std, cell.n, " ".join(cell.run_ids)])
+                ids, parts = " ".join(cell.run_ids), " ".join(cell.parts)
+                writer.writerow([row, column, repr(cell.mean), std, cell.n, ids, parts])
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None, presets: Sequence[str] = ()) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="distillx-report",
         description="Result tables from the distillx runs in an MLflow store (mean ± sample std over seeds).",
@@ -421,35 +554,59 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--experiment", default=DEFAULT_EXPERIMENT, help="experiment name (default: %(default)s)")
     parser.add_argument("--parent", help="only the children of this sweep parent run (run id or run name)")
     parser.add_argument("--filter", default="", help="MLflow search filter, e.g. \"params.seed = '42'\"")
-    parser.add_argument("--rows", default="student.encoder._target_", help="key of the rows (default: %(default)s)")
-    parser.add_argument("--columns", default="language.code", help="key of the columns (default: %(default)s)")
+    parser.add_argument("--table", choices=presets, help="one of the papers' tables (see distillx.report.tables)")
+    parser.add_argument("--rows", help=f"key of the rows (default: {DEFAULT_ROWS})")
+    parser.add_argument("--columns", help=f"key of the columns (default: {DEFAULT_COLUMNS}; not with --table)")
+    parser.add_argument("--metric", help=f"metric name, {{key}} filled in per run (default: {DEFAULT_METRIC})")
     parser.add_argument(
-        "--metric", default=DEFAULT_METRIC, help="metric name, {key} filled in per run (default: %(default)s)"
+        "--out", type=Path, help="write report.md and report.csv (--table: NAME.md, .csv and .png) into this folder"
     )
-    parser.add_argument("--out", type=Path, help="write report.md and report.csv into this folder (default: stdout)")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``distillx-report`` console script."""
-    args = parse_args(argv)
+    from distillx.report import tables  # noqa: PLC0415 - the presets build on this module
+
+    args = parse_args(argv, tables.PRESETS)
     try:
+        if args.table is not None and args.columns is not None:
+            raise DistillxError(f"--columns: --table {args.table} has its own columns")
         runs = load_runs(args.uri, args.experiment, args.parent, args.filter)
-        table = report_table(runs, args.rows, args.columns, args.metric)
+        if args.table is not None:
+            figures = tables.build(args.table, runs, args.rows, args.metric)
+            if args.out is None:
+                sys.stdout.write(tables.markdown(figures))
+                return
+            paths = _writing(args.out, lambda: tables.write(args.table, figures, args.out))
+            print("wrote " + ", ".join(str(path) for path in paths))
+            return
+        table = report_table(
+            runs, args.rows or DEFAULT_ROWS, args.columns or DEFAULT_COLUMNS, args.metric or DEFAULT_METRIC
+        )
         markdown = to_markdown(table)
         if args.out is None:
             sys.stdout.write(markdown)
             return
-        try:
-            args.out.mkdir(parents=True, exist_ok=True)
-            (args.out / "report.md").write_text(markdown)
-            to_csv(table, args.out / "report.csv")
-        except OSError as err:
-            raise DistillxError(f"--out {args.out}: {err.strerror or err}: {err.filename or args.out}") from None
+        _writing(args.out, lambda: _write_report(table, markdown, args.out))
         print(f"wrote {args.out / 'report.md'} and {args.out / 'report.csv'}")
     except DistillxError as err:
         print(f"distillx-report: error: {err}", file=sys.stderr)
         sys.exit(2)
+
+
+def _write_report(table: Table, markdown: str, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.md").write_text(markdown)
+    to_csv(table, out / "report.csv")
+
+
+def _writing(out: Path, write: Callable[[], T]) -> T:
+    """``write()``, a failure to write under ``out`` (read-only, not a folder) as a one-line error."""
+    try:
+        return write()
+    except OSError as err:
+        raise DistillxError(f"--out {out}: {err.strerror or err}: {err.filename or out}") from None
 
 
 if __name__ == "__main__":
