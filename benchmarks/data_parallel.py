@@ -6,7 +6,7 @@ with ``share_stages=false``, so each trains every stage in its own run directory
 correctness, not speed: on a 2-core machine the second process takes the core the first would use for its
 second thread, and every step adds a gradient all-reduce; on N GPUs each process has its own device.
 
-Usage (from the repository root): ``.venv/bin/python benchmarks/data_parallel.py [--epochs 3] [--write]``
+Usage (from the repository root): ``.venv/bin/python benchmarks/data_parallel.py [--epochs 8] [--write]``
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def demo(out: Path, epochs: int, devices: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--write", action="store_true", help="replace the section in benchmarks/RESULTS.md")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

@@ -66,7 +66,9 @@ def main() -> None:
             f"The demo sweep `language=de,fr` ({args.epochs} epochs, one thread per job, empty caches): one job after "
             f"another {sequential:.0f} s, 2 jobs at once (`hydra/launcher=parallel`) {parallel:.0f} s "
             f"({sequential / parallel:.2f}x). Both build the shared stages once; the parallel jobs wait on each "
-            "other's locks while they do. CPU figures, for scheduling, not speed claims.",
+            "other's locks while they do, and in the demo those shared stages (demo mPLM, source model, KD step 1) "
+            "are most of the sweep: only KD step 2 runs in parallel, so 2 jobs barely pay off here. CPU figures, "
+            "for scheduling, not speed claims.",
             "",
             "Reproduce: `.venv/bin/python benchmarks/sweep_launchers.py --write`.",
         ]
