@@ -12,6 +12,7 @@ from hydra.utils import instantiate
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INTERNAL_ERROR
+from sqlalchemy.exc import IntegrityError
 
 from distillx.cli import run
 from distillx.context import RunContext
@@ -80,6 +81,30 @@ def test_inputs_wait_in_the_journal_while_the_store_is_down(tmp_path: Path, monk
     assert not MlflowClient(uri).get_run(tracker.run_id).inputs.dataset_inputs
 
     tracker.log_metrics({"loss": 1.0}, step=0)  # the store is back: the journal goes first
+    tracker.end()
+    assert recorded(MlflowClient(uri), tracker.run_id) == {"demo/de/test": ("test", "de", "0123456789abcdef", 3)}
+    assert not (tmp_path / "out" / PENDING_FILE).exists()
+
+
+def test_a_dataset_another_job_inserted_meanwhile_is_linked_not_fatal(tmp_path: Path, monkeypatch):
+    """Two jobs of a parallel sweep log the same split at once: MLflow's SQL store inserts the dataset for both and
+    the second insert breaks its unique key. The tracker logs it again (now it finds the row) instead of failing."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    tracker = MlflowTracker(uri=uri, experiment="race", retries=0, retry_seconds=0)
+    tracker.start("run", {"lr": 0.1}, output_dir=tmp_path / "out")
+    raced = [True]
+    log_inputs = MlflowClient.log_inputs
+
+    def racing(client, *args, **kwargs):
+        if raced[0]:
+            raced[0] = False
+            unique = IntegrityError("INSERT INTO datasets", {}, Exception("UNIQUE constraint failed: datasets.name"))
+            raise MlflowException("(sqlite3.IntegrityError) UNIQUE constraint failed") from unique
+        return log_inputs(client, *args, **kwargs)
+
+    monkeypatch.setattr(MlflowClient, "log_inputs", racing)
+    split = SplitInput("demo", "de", "test", "0123456789abcdef", 3, "/data/demo")
+    tracker.log_inputs([split])
     tracker.end()
     assert recorded(MlflowClient(uri), tracker.run_id) == {"demo/de/test": ("test", "de", "0123456789abcdef", 3)}
     assert not (tmp_path / "out" / PENDING_FILE).exists()

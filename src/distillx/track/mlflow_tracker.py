@@ -113,6 +113,12 @@ def store_fault(err: BaseException) -> bool:
     return isinstance(err, (ConnectionError, TimeoutError))
 
 
+def concurrent_dataset_insert(err: BaseException) -> bool:
+    """MLflow's SQL store looks a dataset up by (experiment, name, digest) and inserts it when missing: two jobs of
+    a parallel sweep that read the same split race between the two, and the second insert breaks the unique key."""
+    return any(isinstance(c, IntegrityError) and "datasets" in str(c.orig) for c in _causes(err))
+
+
 def reason(err: BaseException) -> str:
     """The root cause in a few words: MLflow's messages embed SQLAlchemy's, which quote whole SQL statements."""
     root = _causes(err)[-1]
@@ -231,7 +237,13 @@ def replay(client: MlflowClient, run_id: str, call: Mapping[str, Any]) -> None:
         case "text":
             client.log_text(run_id, payload["text"], payload["artifact_file"])
         case "inputs":
-            client.log_inputs(run_id, datasets=[SplitInput(**record).to_mlflow() for record in payload])
+            datasets = [SplitInput(**record).to_mlflow() for record in payload]
+            try:
+                client.log_inputs(run_id, datasets=datasets)
+            except MlflowException as err:
+                if not concurrent_dataset_insert(err):
+                    raise
+                client.log_inputs(run_id, datasets=datasets)  # the other run's row exists now: this one links it
         case "artifact":
             client.log_artifact(run_id, payload["path"], payload["artifact_path"])
         case "artifacts":
