@@ -16,6 +16,7 @@ directories.
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import subprocess
 import sys
@@ -52,8 +53,13 @@ ARCHS = ("transformer", "bilstm", "cnn")
 DATA_DIRS = {"mtop": "mtop", "multiatis": "multiatis_pp"}
 
 
-def cell_dir(dataset: str, arch: str, recipe: str, language: str) -> Path:
-    return OUT / dataset / arch / recipe / language
+def cell_dir(
+    dataset: str, arch: str, recipe: str, language: str, translator: str | None = None, seed: int | None = None
+) -> Path:
+    """A cell's run directory; cells with another MT system than the dataset's default, or a given seed, get their
+    own (``kd_balanced@apertium``, ``.../seed2``)."""
+    out = OUT / dataset / arch / (f"{recipe}@{translator}" if translator else recipe) / language
+    return out / f"seed{seed}" if seed is not None else out
 
 
 def wait_while_paused(pause_file: Path) -> None:
@@ -66,30 +72,33 @@ def wait_while_paused(pause_file: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    for arch in args.archs.split(","):
-        for recipe in args.recipes.split(","):
-            for language in (args.languages or LANGUAGES[args.dataset]).split(","):
-                out = cell_dir(args.dataset, arch, recipe, language)
-                if (out / "results.json").exists():
-                    continue
-                cmd = [
-                    sys.executable, "-m", "distillx.cli",
-                    f"dataset={args.dataset}", f"dataset.path={args.data}/{DATA_DIRS[args.dataset]}",
-                    "mplm=e5_small", f"mplm.name_or_path={args.mplm}", "trainer=paper", "size=paper",
-                    f"trainer.epochs={args.epochs}", f"trainer.patience={args.patience}", "trainer.progress=false",
-                    f"+same_arch={arch}", f"+recipe={recipe}", f"language={language}", f"hydra.run.dir={out}",
-                    *args.extra,
-                ]  # fmt: skip
-                wait_while_paused(args.pause_file)
-                print(f"[{time.strftime('%H:%M:%S')}] {arch} {recipe} {language}", flush=True)
-                started = time.time()
-                proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-                (out / "wall_s.txt").parent.mkdir(parents=True, exist_ok=True)
-                (out / "stderr.txt").write_text(proc.stderr[-20000:])
-                if proc.returncode:
-                    print(f"  failed ({proc.returncode}): {proc.stderr.strip().splitlines()[-1:]}", flush=True)
-                    continue
-                (out / "wall_s.txt").write_text(f"{time.time() - started:.0f}\n")
+    seeds = [int(seed) for seed in args.seeds.split(",")] if args.seeds else [None]
+    for arch, recipe, language, seed in itertools.product(
+        args.archs.split(","), args.recipes.split(","), (args.languages or LANGUAGES[args.dataset]).split(","), seeds
+    ):
+        out = cell_dir(args.dataset, arch, recipe, language, args.translator, seed)
+        if (out / "results.json").exists():
+            continue
+        chosen = [f"translator={args.translator}"] if args.translator else []
+        chosen += [f"seed={seed}"] if seed is not None else []
+        cmd = [
+            sys.executable, "-m", "distillx.cli",
+            f"dataset={args.dataset}", f"dataset.path={args.data}/{DATA_DIRS[args.dataset]}",
+            "mplm=e5_small", f"mplm.name_or_path={args.mplm}", "trainer=paper", "size=paper",
+            f"trainer.epochs={args.epochs}", f"trainer.patience={args.patience}", "trainer.progress=false",
+            f"+same_arch={arch}", f"+recipe={recipe}", f"language={language}", f"hydra.run.dir={out}",
+            *chosen, *args.extra,
+        ]  # fmt: skip
+        wait_while_paused(args.pause_file)
+        print(f"[{time.strftime('%H:%M:%S')}] {arch} {recipe} {language} {' '.join(chosen)}", flush=True)
+        started = time.time()
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        (out / "wall_s.txt").parent.mkdir(parents=True, exist_ok=True)
+        (out / "stderr.txt").write_text(proc.stderr[-20000:])
+        if proc.returncode:
+            print(f"  failed ({proc.returncode}): {proc.stderr.strip().splitlines()[-1:]}", flush=True)
+            continue
+        (out / "wall_s.txt").write_text(f"{time.time() - started:.0f}\n")
 
 
 NAMES = {"mtop": "MTOP", "multiatis": "MultiATIS++"}
@@ -249,6 +258,8 @@ def main() -> None:
     r.add_argument("--languages", default=None, help="default: the paper's target languages of the dataset")
     r.add_argument("--epochs", type=int, default=5)
     r.add_argument("--patience", default="null")
+    r.add_argument("--translator", default=None, help="MT system of the MT rows, e.g. apertium (default: the oracle)")
+    r.add_argument("--seeds", default=None, help="comma-separated seeds, each cell once per seed (default: seed)")
     r.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     r.add_argument("--mplm", default=str(Path.home() / ".cache" / "distillx" / "mplm" / "e5-small"))
     r.add_argument("--pause-file", type=Path, default=OUT / "PAUSE", help="hold between cells while it exists")

@@ -1,0 +1,32 @@
+#!/bin/bash
+# Issue 14 items 3-4: the MT rows of freetransfer-x.md Table 1 for Spanish with a real MT system (Apertium,
+# `make apertium`) beside the oracle rows (translator=parallel), on MTOP and MultiATIS++, for the three
+# architectures; then the paper's length (trainer=paper: 50 epochs, early stopping on the label-free dev score)
+# for the Transformer's Spanish cells over three seeds and its 2-step KD row over MTOP's five targets.
+# Every cell is a resumable run (experiments/paper_tables.py run): rerun this script to continue. Run from the
+# repository root; THREADS=2 on two idle cores. PHASE=reduced|paper|all (default all).
+set -u
+export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 MLFLOW_DISABLE_TELEMETRY=true TOKENIZERS_PARALLELISM=false
+PY=${PY:-.venv/bin/python}
+T="trainer.threads=${THREADS:-1}"
+MT=translate_test,translate_train_pseudo,kd_balanced,kd_balanced_augmented
+reduced() {  # item 3: every architecture, reduced epochs, Apertium and the oracle side by side
+  for dataset in mtop multiatis; do
+    $PY experiments/paper_tables.py run --dataset "$dataset" --languages es --recipes "$MT" --epochs 5 \
+      --translator apertium "$T"
+    # the oracle cannot paraphrase: no augmented row for it
+    $PY experiments/paper_tables.py run --dataset "$dataset" --languages es --epochs 5 "$T" \
+      --recipes translate_test,translate_train_pseudo,kd_balanced,kd
+  done
+}
+paper() {  # item 4: the Transformer at the paper's length, three seeds for Spanish, 2-step KD over MTOP's targets
+  $PY experiments/paper_tables.py run --dataset mtop --archs transformer --languages es --recipes "$MT" \
+    --epochs 50 --patience 10 --translator apertium --seeds 1,2,3 "$T"
+  $PY experiments/paper_tables.py run --dataset mtop --archs transformer --recipes kd --epochs 50 --patience 10 \
+    --seeds 1,2,3 "$T"
+}
+case "${PHASE:-all}" in
+  reduced) reduced ;;
+  paper) paper ;;
+  *) reduced; paper ;;
+esac
