@@ -18,8 +18,7 @@ from itertools import pairwise
 
 from distillx.data.schema import Example
 from distillx.errors import DistillxError
-from distillx.translate.base import paraphrase_id, unlabelled
-from distillx.translate.seq2seq import _texts
+from distillx.translate.base import paraphrase_id, source_texts, unlabelled
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +117,7 @@ class ApertiumTranslator:
     def _through(self, examples: list[Example], language: str, legs: list[str]) -> list[tuple[str, str | None]]:
         """Each input's text and second sentence translated from ``language`` through ``legs`` in turn, one process
         per leg; the pivot of a round trip keeps Apertium's casing (it does not read a lower-case "i" as "I")."""
-        texts, pairs = _texts(examples, language)
+        texts, pairs = source_texts(examples, language)
         inputs = texts + [p for p in pairs if p is not None]
         outputs = inputs
         for source, target in pairwise([language, *legs]):

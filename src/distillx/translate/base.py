@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 from distillx.data.schema import Example
+from distillx.errors import DistillxError
 
 
 @runtime_checkable
@@ -50,3 +51,14 @@ def paraphrase_id(uid: str, k: int) -> str:
     """The id of the ``k``-th paraphrase of ``uid``: unique (so caches keyed by id never mix a paraphrase
     with its original) and mapped back with ``uid.rsplit("~p", 1)[0]``."""
     return f"{uid}~p{k}"
+
+
+def source_texts(examples: list[Example], language: str) -> tuple[list[str], list[str | None]]:
+    """The texts and second sentences to generate from, after checking that they are in ``language``."""
+    wrong = [ex.id for ex in examples if ex.language != language]
+    if wrong:
+        raise DistillxError(
+            f"{len(wrong)} examples (first id {wrong[0]!r}) are not in the source language {language!r}; "
+            "translate each language's examples separately"
+        )
+    return [ex.text for ex in examples], [ex.text_pair for ex in examples]

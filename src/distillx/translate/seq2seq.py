@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from distillx.data.schema import Example
 from distillx.errors import DistillxError
 from distillx.train.precision import resolve_device
-from distillx.translate.base import paraphrase_id, unlabelled
+from distillx.translate.base import paraphrase_id, source_texts, unlabelled
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ class Seq2SeqTranslator:
     # ------------------------------------------------------------------ the Translator protocol
     def translate(self, examples: list[Example], source: str, target: str) -> list[Example]:
         """Greedy (``num_beams=1``) or beam-search translation, one output per input."""
-        texts, pairs = _texts(examples, source)
+        texts, pairs = source_texts(examples, source)
         outputs = self._generate(texts + [p for p in pairs if p is not None], source, target, sample=False, n=1)
         out_pairs = iter(outputs[len(texts) :])
         return [
@@ -143,7 +143,7 @@ class Seq2SeqTranslator:
         """``n`` top-p samples of ``language`` -> ``language`` translation per input (ids ``<id>~p<k>``)."""
         if n < 1:
             raise DistillxError(f"paraphrase count n={n}: it must be at least 1")
-        texts, pairs = _texts(examples, language)
+        texts, pairs = source_texts(examples, language)
         outputs = self._generate(texts + [p for p in pairs if p is not None], language, language, sample=True, n=n)
         out_pairs = iter(outputs[len(texts) :])
         result = []
@@ -200,17 +200,6 @@ class Seq2SeqTranslator:
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(self.seed)
             yield
-
-
-def _texts(examples: list[Example], language: str) -> tuple[list[str], list[str | None]]:
-    """The texts and second sentences to generate from, after checking that they are in ``language``."""
-    wrong = [ex.id for ex in examples if ex.language != language]
-    if wrong:
-        raise DistillxError(
-            f"{len(wrong)} examples (first id {wrong[0]!r}) are not in the source language {language!r}; "
-            "translate each language's examples separately"
-        )
-    return [ex.text for ex in examples], [ex.text_pair for ex in examples]
 
 
 def _first_line(err: Exception) -> str:
