@@ -42,7 +42,7 @@ def toy_data(n: int = 61) -> EncodedSet:
     return EncodedSet(rows, pad_id=0, targets={"intent": torch.tensor(labels)})
 
 
-def train_toy(tmp_path: Path, name: str) -> tuple[nn.Module, list[float]]:
+def train_toy(tmp_path: Path, name: str, evaluate=None) -> tuple[nn.Module, list[float]]:
     """Three epochs of a dropout-free toy model (so 1 and 2 processes see the same function): batches of 5 rows
     (shards of 3 and 2) and one of 1 (rank 1 gets its row at weight 0)."""
     torch.manual_seed(0)
@@ -60,9 +60,8 @@ def train_toy(tmp_path: Path, name: str) -> tuple[nn.Module, list[float]]:
     )
     data = toy_data()
     scores = iter(range(1, 100))  # every epoch better: the last one is kept
-    result = trainer.fit(
-        model, data, CountingCE(), lambda m: {"s": float(next(scores))}, "s", 3e-3, tmp_path / name, print, name
-    )
+    evaluate = evaluate or (lambda m: {"s": float(next(scores))})
+    result = trainer.fit(model, data, CountingCE(), evaluate, "s", 3e-3, tmp_path / name, print, name)
     assert result.best_epoch == 3
     return model, [h["train_loss"] for h in result.history]
 
@@ -97,6 +96,30 @@ def test_two_gloo_processes_train_like_one_with_the_same_global_batch(tmp_path: 
     torch.manual_seed(0)
     untrained = TaskHeads(TransformerEncoder(10, 16, 16, 1, 2, 32, 0.0, 16), num_intents=2, dropout=0.0)
     assert (logits(untrained) - trained).abs().max() > 0.1  # the models compared did train
+
+
+def test_a_two_process_stage_killed_mid_way_resumes_from_its_last_epoch(tmp_path: Path):
+    """Rank 0 fails during epoch 2's evaluation: the worker is stopped, last.pt holds epoch 1, and a new 2-process
+    world continues from there (the worker receives the optimizer state) to the weights of an uninterrupted run."""
+    with data_parallel(2, CPU, threads=1, timeout_s=120):
+        whole, _ = train_toy(tmp_path, "whole")
+
+    def failing(name: str) -> None:
+        calls = iter(range(1, 100))
+
+        def evaluate(_: nn.Module) -> dict[str, float]:
+            if next(calls) == 2:
+                raise RuntimeError("killed")
+            return {"s": 1.0}
+
+        return evaluate
+
+    with pytest.raises(RuntimeError, match="killed"), data_parallel(2, CPU, threads=1, timeout_s=120):
+        train_toy(tmp_path, "resumed", evaluate=failing("resumed"))
+    assert sorted(p.name for p in (tmp_path / "resumed").iterdir()) == ["best.pt", "last.pt"]
+    with data_parallel(2, CPU, threads=1, timeout_s=120):
+        resumed, _ = train_toy(tmp_path, "resumed")
+    torch.testing.assert_close(logits(resumed), logits(whole), rtol=0, atol=1e-6)
 
 
 def test_a_run_on_two_processes_has_one_output_directory_and_one_mlflow_run(tmp_path: Path, shared_cache, caplog):

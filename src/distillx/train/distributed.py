@@ -283,5 +283,4 @@ def _stop(world: World, failed: bool) -> None:
                 process.terminate()
         for process in world.workers.processes:
             process.join(timeout=60)
-    if not failed or world.workers is None:
-        dist.destroy_process_group()
+    dist.destroy_process_group()
