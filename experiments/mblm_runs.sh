@@ -14,4 +14,6 @@ mkdir -p outputs/mblm
 $DISTILLX --multirun +experiment=mblm_table3 $X $E5 trainer.epochs=5 hydra.sweep.dir=outputs/mblm/xnli_table3 > outputs/mblm/xnli_table3.log 2>&1
 $DISTILLX --multirun +experiment=mblm_table3 $A $E5 trainer.epochs=3 hydra.sweep.dir=outputs/mblm/atis_table3 > outputs/mblm/atis_table3.log 2>&1
 $DISTILLX --multirun +experiment=mblm_ablations $A $E5 trainer.epochs=3 hydra.sweep.dir=outputs/mblm/atis_ablations > outputs/mblm/atis_ablations.log 2>&1
+# Spread over seeds for MultiATIS++ Table 3 (seed 42 is the sweep above): two more seeds of every row.
+$DISTILLX --multirun +experiment=mblm_table3 $A $E5 trainer.epochs=3 seed=1,2 hydra.sweep.dir=outputs/mblm/atis_table3_seeds > outputs/mblm/atis_table3_seeds.log 2>&1
 echo done > outputs/mblm/DONE
