@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -64,6 +65,30 @@ def jobs(sweep: Path, key: str) -> dict[str, dict]:
             stages[done.parent.name] = (info.get("seconds", 0.0), info.get("epochs_run", 0))
         out[row] = {"results": json.loads(results.read_text()), "stages": stages}
     return out
+
+
+def seed_spread(sweeps: list[Path], key: str, labels: dict[str, str]) -> list[str]:
+    """AVG(S) / AVG(Z) / AVG(A) of each row as mean ± sample std over the seeds its finished jobs in ``sweeps``
+    ran with (n: how many)."""
+    averages: dict[str, list[dict]] = {}
+    for sweep in sweeps:
+        for results in sorted(sweep.glob("*/results.json")):
+            overrides = yaml.safe_load((results.parent / ".hydra" / "overrides.yaml").read_text())
+            row = next((o.split("=", 1)[1] for o in overrides if o.startswith(f"+{key}=")), None)
+            if row is not None:
+                averages.setdefault(row, []).append(json.loads(results.read_text())["averages"]["student"])
+    lines = ["| row | AVG(S) | AVG(Z) | AVG(A) | seeds |", "|---|---|---|---|---|"]
+    for row, label in labels.items():
+        runs = averages.get(row, [])
+        if not runs:
+            continue
+        cells = []
+        for k in ("avg_s", "avg_z", "avg_a"):
+            values = [100 * run[k]["accuracy"] for run in runs]
+            spread = f" ± {statistics.stdev(values):.1f}" if len(values) > 1 else ""
+            cells.append(f"{statistics.mean(values):.1f}{spread}")
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {len(runs)} |")
+    return lines
 
 
 def pct(value: float | None) -> str:
@@ -209,6 +234,9 @@ def main() -> None:
             blocks += ["Beside the paper's Table 3 (XNLI test, mBERT-based):", ""]
         blocks += averages_vs_paper(found, ROWS, PAPER_T3 if which is not None else {}, which)
         blocks += ["", *claims(found), "", *wall_times(found, ROWS)]
+    if any((SWEEPS / "atis_table3_seeds").glob("*/results.json")):
+        blocks += ["", "MultiATIS++ over seeds (42 above, and 1, 2 as far as run):", ""]
+        blocks += seed_spread([SWEEPS / "atis_table3", SWEEPS / "atis_table3_seeds"], "mblm_row", ROWS)
     found = jobs(SWEEPS / "atis_ablations", "mblm_ablation")
     if found:
         blocks += ["", "### MBLM ablations (MultiATIS++ test; the paper's Table 5: XNLI dev, beside for shape)", ""]
