@@ -58,7 +58,7 @@ MAX_LISTED = 10
 MAX_RUN_NAME = 250
 """The CLI cuts run names at MLflow's limit: the last override of a name this long may be cut too."""
 _SQLITE_PREFIX = "sqlite:///"
-_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 T = TypeVar("T")
 
 
@@ -122,7 +122,7 @@ class RunRecord:
             missing = missing or value is None
             return value or ""
 
-        name = _PLACEHOLDER.sub(fill, pattern)
+        name = PLACEHOLDER.sub(fill, pattern)
         return None if missing else name
 
 
@@ -416,7 +416,7 @@ def tabulate(
     for entry in entries:
         row = entry.row
         if settings[row]:
-            row += " [" + ", ".join(f"{k}={_short(entry.run.params.get(k, MISSING))}" for k in settings[row]) + "]"
+            row += " [" + ", ".join(f"{k}={short_label(entry.run.params.get(k, MISSING))}" for k in settings[row]) + "]"
         grouped.setdefault((row, entry.column), []).append(entry)
     cells: dict[tuple[str, str], Cell] = {}
     notes = list(notes)
@@ -463,7 +463,7 @@ def missing_metric(runs: Sequence[RunRecord], metric: str, asked: str = "--metri
     logged = sorted({m for run in runs for m in run.metrics if m.startswith("test/")}) or sorted(
         {m for run in runs for m in run.metrics}
     )
-    unknown = sorted({k for k in _PLACEHOLDER.findall(metric) if all(run.get(k) is None for run in runs)})
+    unknown = sorted({k for k in PLACEHOLDER.findall(metric) if all(run.get(k) is None for run in runs)})
     why = f" (no run has {', '.join(unknown)})" if unknown else ""
     return DistillxError(
         f"{asked} {metric}: none of the {len(runs)} runs logs it{why}; they log e.g. {_listing(logged[:8])}"
@@ -478,7 +478,7 @@ def report_table(runs: Sequence[RunRecord], rows: str, columns: str, metric: str
     for run in runs:
         name = run.metric_name(metric)
         if name is not None and name in run.metrics:
-            place = (_short(run.get(rows) or MISSING), _short(run.get(columns) or MISSING))
+            place = (short_label(run.get(rows) or MISSING), short_label(run.get(columns) or MISSING))
             entries.append(Entry(run, *place, run.metrics[name]))
     if not entries:
         raise missing_metric(runs, metric)
@@ -488,7 +488,7 @@ def report_table(runs: Sequence[RunRecord], rows: str, columns: str, metric: str
     return tabulate(entries, rows, columns, metric, notes=notes)
 
 
-def _short(value: str) -> str:
+def short_label(value: str) -> str:
     """``distillx.models.cnn.CNNEncoder`` -> ``CNNEncoder``: labels stay short and still tell values apart."""
     return value.rsplit(".", 1)[-1] if value.startswith("distillx.") else value
 

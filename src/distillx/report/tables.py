@@ -35,15 +35,15 @@ from distillx.errors import DistillxError
 from distillx.files import atomic_write
 from distillx.report import charts, heatmap
 from distillx.report.mlflow_report import (
-    _PLACEHOLDER,
     DEFAULT_METRIC,
     DEFAULT_ROWS,
     MISSING,
+    PLACEHOLDER,
     Entry,
     RunRecord,
     Table,
-    _short,
     missing_metric,
+    short_label,
     tabulate,
     to_csv,
     to_markdown,
@@ -94,13 +94,13 @@ def _arch(run: RunRecord, role: str) -> str:
 
 
 def dataset(run: RunRecord) -> str:
-    name = _short(run.params.get("dataset._target_", MISSING))
+    name = short_label(run.params.get("dataset._target_", MISSING))
     return DATASETS.get(name, name.removesuffix("Dataset"))
 
 
 def recipe(run: RunRecord) -> str:
     """The run's Table 1/3 row: its ``+recipe`` override, else its method's class name."""
-    return run.get("recipe") or _short(run.params.get("method._target_", MISSING))
+    return run.get("recipe") or short_label(run.params.get("method._target_", MISSING))
 
 
 def target_score(run: RunRecord, metric: str) -> float | None:
@@ -191,7 +191,7 @@ def _step1(run: RunRecord, table: int) -> str:
     if table == 4:
         return "+ balanced" if run.params.get("method.balanced") == "True" else "naive KD"
     path = run.params.get("mplm.name_or_path", "None")
-    built = _short(run.params.get("mplm.build._target_", MISSING))
+    built = short_label(run.params.get("mplm.build._target_", MISSING))
     return run.get("mplm") or (Path(path).name if path != "None" else built)
 
 
@@ -261,7 +261,7 @@ def per_language(runs: Sequence[RunRecord], rows: str, metric: str) -> Table:
         found = (pattern.fullmatch(name) for name in run.metrics) if pattern else ()
         for match in filter(None, found):
             column = AVERAGES.get(match["column"], match["column"])
-            entries.append(Entry(run, _short(run.get(rows) or MISSING), column, run.metrics[match[0]]))
+            entries.append(Entry(run, short_label(run.get(rows) or MISSING), column, run.metrics[match[0]]))
     if not entries:
         raise missing_metric(runs, metric, "--table per-language")
     languages = {e.column for e in entries} - set(AVERAGES.values())
@@ -282,7 +282,7 @@ def _columns(run: RunRecord, metric: str) -> re.Pattern[str] | None:
     """``metric`` as a pattern: ``{target}`` matches any one name part (the column), other keys the run's values;
     None when the run has no value for one of them."""
     parts, at = [], 0
-    for match in _PLACEHOLDER.finditer(metric):
+    for match in PLACEHOLDER.finditer(metric):
         value = "(?P<column>[^/]+)" if match[1] == "target" else run.get(match[1])
         if value is None:
             return None
