@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from distillx.errors import DistillxError
 from distillx.report.results import METRIC_NAMES
+from distillx.track.mlflow_tracker import SQLITE_PREFIX
 
 if TYPE_CHECKING:
     from mlflow.entities import Metric
@@ -57,7 +58,6 @@ MISSING = "—"
 MAX_LISTED = 10
 MAX_RUN_NAME = 250
 """The CLI cuts run names at MLflow's limit: the last override of a name this long may be cut too."""
-_SQLITE_PREFIX = "sqlite:///"
 PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 T = TypeVar("T")
 
@@ -157,8 +157,8 @@ def _seed_key(key: str) -> bool:
 def _client(uri: str):
     """An MlflowClient on ``uri``; a sqlite store must already exist and be an MLflow store, checked read-only
     first: MLflow would create (write) a database at a missing path or in an empty file."""
-    if uri.startswith(_SQLITE_PREFIX):
-        path = Path(uri[len(_SQLITE_PREFIX) :])
+    if uri.startswith(SQLITE_PREFIX):
+        path = Path(uri[len(SQLITE_PREFIX) :])
         if not path.is_file():
             raise DistillxError(f"--uri {uri}: no such database file {path}")
         try:

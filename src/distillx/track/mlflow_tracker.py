@@ -50,7 +50,7 @@ MAX_PARAM_VALUE_LENGTH = 6000
 MAX_TAG_VALUE_LENGTH = 8000
 PARAMS_PER_BATCH = 100
 METRICS_PER_BATCH = 1000
-_SQLITE_PREFIX = "sqlite:///"
+SQLITE_PREFIX = "sqlite:///"
 _BAD_KEY_CHARS = re.compile(r"[^A-Za-z0-9_\-. /]")
 # Logs a traceback with the SQL statement for each failed query, which the tracker retries or buffers anyway.
 _STORE_LOGGER = "mlflow.store.db.utils"
@@ -67,18 +67,18 @@ def resolve_tracking_uri(uri: str) -> str:
 
     Without this, ``hydra.job.chdir=true`` would put each job's database in its own output dir.
     """
-    if not uri.startswith(_SQLITE_PREFIX):
+    if not uri.startswith(SQLITE_PREFIX):
         return uri
-    return _SQLITE_PREFIX + to_absolute_path(uri[len(_SQLITE_PREFIX) :])
+    return SQLITE_PREFIX + to_absolute_path(uri[len(SQLITE_PREFIX) :])
 
 
 def check_store(uri: str) -> None:
     """Raise OSError at once for a sqlite store that cannot be written (its folder cannot be made or written, or
     the file is read-only): MLflow would retry for 100 s, then print a traceback. Opening the store is left to
     MLflow, which fails fast on a file that is not a database."""
-    if not uri.startswith(_SQLITE_PREFIX):
+    if not uri.startswith(SQLITE_PREFIX):
         return
-    db = Path(uri[len(_SQLITE_PREFIX) :])
+    db = Path(uri[len(SQLITE_PREFIX) :])
     if db.parent.exists() and not db.parent.is_dir():
         raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(db.parent))
     db.parent.mkdir(parents=True, exist_ok=True)
@@ -157,8 +157,8 @@ def get_or_create_experiment(client: MlflowClient, uri: str, name: str) -> str:
     experiment = client.get_experiment_by_name(name)
     if experiment is None:
         location = None
-        if uri.startswith(_SQLITE_PREFIX):
-            location = (Path(uri[len(_SQLITE_PREFIX) :]).parent / "mlartifacts").as_uri()
+        if uri.startswith(SQLITE_PREFIX):
+            location = (Path(uri[len(SQLITE_PREFIX) :]).parent / "mlartifacts").as_uri()
         try:
             return client.create_experiment(name, artifact_location=location)
         except MlflowException as err:  # another sweep job created it first

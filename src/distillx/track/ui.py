@@ -19,7 +19,7 @@ from pathlib import Path
 from mlflow import MlflowClient
 from mlflow.entities import LifecycleStage
 
-from distillx.track.mlflow_tracker import _SQLITE_PREFIX
+from distillx.track.mlflow_tracker import SQLITE_PREFIX
 
 MODEL_TRAINING = "workflowType=machine_learning"
 START_SECONDS = 120
@@ -28,7 +28,7 @@ START_SECONDS = 120
 def experiment_id(uri: str, name: str) -> str | None:
     """The id of the live experiment ``name`` in the store at ``uri``; None before its first run (a sqlite file
     that does not exist is not created)."""
-    if uri.startswith(_SQLITE_PREFIX) and not Path(uri[len(_SQLITE_PREFIX) :]).is_file():
+    if uri.startswith(SQLITE_PREFIX) and not Path(uri[len(SQLITE_PREFIX) :]).is_file():
         return None
     experiment = MlflowClient(uri).get_experiment_by_name(name)
     if experiment is None or experiment.lifecycle_stage == LifecycleStage.DELETED:
