@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from results_md import replace_section
+from results_md import publish
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "data_parallel.json"
@@ -58,14 +58,12 @@ def demo(out: Path, epochs: int, devices: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--write", action="store_true", help="replace the section in benchmarks/RESULTS.md")
+    parser.add_argument("--write", action="store_true", help="write benchmarks/results/ and the RESULTS.md section")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         demo(Path(tmp) / "warm", 1, 1)  # the demo mPLM and splits in the cache, outside the timing
         runs = {n: demo(Path(tmp) / f"devices{n}", args.epochs, n) for n in (1, 2)}
     figures = {"epochs": args.epochs, **{f"devices_{n}": r for n, r in runs.items()}}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
     rows = [
         f"| {n} | {r['wall_s']:.0f} | {sum(r['stage_s'].values()):.0f} | "
         + ", ".join(f"{k} {v:.0f}" for k, v in r["stage_s"].items())
@@ -93,7 +91,7 @@ def main() -> None:
     )
     print(text)
     if args.write:
-        replace_section(ROOT / "benchmarks" / "RESULTS.md", HEADING, text)
+        publish(figures, RESULTS, ROOT / "benchmarks" / "RESULTS.md", HEADING, text)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ Usage (from the repository root): ``.venv/bin/python benchmarks/sweep_launchers.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from results_md import replace_section
+from results_md import publish
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "sweep_launchers.json"
@@ -51,14 +50,12 @@ def sweep(out: Path, epochs: int, *launcher: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--write", action="store_true", help="replace the section in benchmarks/RESULTS.md")
+    parser.add_argument("--write", action="store_true", help="write benchmarks/results/ and the RESULTS.md section")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         sequential = sweep(Path(tmp) / "sequential", args.epochs)
         parallel = sweep(Path(tmp) / "parallel", args.epochs, "hydra/launcher=parallel")
     figures = {"epochs": args.epochs, "sequential_s": round(sequential, 1), "parallel_2_jobs_s": round(parallel, 1)}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
     text = "\n".join(
         [
             HEADING,
@@ -75,7 +72,7 @@ def main() -> None:
     )
     print(text)
     if args.write:
-        replace_section(ROOT / "benchmarks" / "RESULTS.md", HEADING, text)
+        publish(figures, RESULTS, ROOT / "benchmarks" / "RESULTS.md", HEADING, text)
 
 
 if __name__ == "__main__":

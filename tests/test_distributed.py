@@ -11,6 +11,7 @@ import pytest
 import torch
 from conftest import TINY, compose_config
 from test_lean import TINY_LEAN
+from test_trainer import make_trainer
 from torch import nn
 
 from distillx.cli import run
@@ -20,7 +21,6 @@ from distillx.models.heads import TaskHeads
 from distillx.models.transformer import TransformerEncoder
 from distillx.train.batching import EncodedSet
 from distillx.train.distributed import data_parallel
-from distillx.train.loop import Trainer
 
 CPU = torch.device("cpu")
 
@@ -47,17 +47,7 @@ def train_toy(tmp_path: Path, name: str, evaluate=None) -> tuple[nn.Module, list
     (shards of 3 and 2) and one of 1 (rank 1 gets its row at weight 0)."""
     torch.manual_seed(0)
     model = TaskHeads(TransformerEncoder(10, 16, 16, 1, 2, 32, 0.0, 16), num_intents=2, dropout=0.0)
-    trainer = Trainer(
-        optimizer=functools.partial(torch.optim.AdamW),
-        epochs=3,
-        batch_size=5,
-        patience=None,
-        precision="fp32",
-        device="cpu",
-        progress=False,
-        seed=1,
-        threads=1,
-    )
+    trainer = make_trainer(optimizer=functools.partial(torch.optim.AdamW), epochs=3, batch_size=5, threads=1)
     data = toy_data()
     scores = iter(range(1, 100))  # every epoch better: the last one is kept
     evaluate = evaluate or (lambda m: {"s": float(next(scores))})
@@ -68,7 +58,7 @@ def train_toy(tmp_path: Path, name: str, evaluate=None) -> tuple[nn.Module, list
 
 def logits(model: nn.Module) -> torch.Tensor:
     data = toy_data()
-    trainer = Trainer(optimizer=functools.partial(torch.optim.AdamW), precision="fp32", device="cpu", progress=False)
+    trainer = make_trainer(optimizer=functools.partial(torch.optim.AdamW))
     return trainer.predict(model, data)["intent"]
 
 
