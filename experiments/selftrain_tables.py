@@ -13,6 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "experiments"))
 from mblm_tables import jobs, pct, publish, wall_times  # noqa: E402
@@ -89,6 +91,29 @@ def table(prefix: str, metric: str) -> list[str]:
     return lines
 
 
+def settings() -> str:
+    """What the sweeps ran with, read from the first finished full-method job's config (the rows differ only by
+    their ablation switches)."""
+    for results in sorted(r for prefix in DATASETS for r in SWEEPS.glob(f"{prefix}_*/*/results.json")):
+        if "+st_row=full" not in (results.parent / ".hydra" / "overrides.yaml").read_text():
+            continue
+        cfg = OmegaConf.load(results.parent / ".hydra" / "config.yaml")
+        limit = cfg.split.limit
+        data = "every utterance of every split" if limit is None else f"the first {limit} utterances of every split"
+        lr, scale = float(cfg.mplm.lr), cfg.method.lr_scale
+        return (
+            f"Data: {data} per language, the target train split as the unlabeled target text (the paper: 60k "
+            f"Wikipedia sentences with the source's entities for CoNLL), `trainer=paper` with {cfg.trainer.epochs} "
+            f"epochs per stage (the paper: 10), BTF {cfg.method.btf.trainer.epochs} epochs at LR {cfg.method.btf.lr:g} "
+            f"with the embeddings and {cfg.method.btf.frozen_layers} bottom layers frozen, schedule "
+            f"[{', '.join(cfg.method.schedule)}], learning rates {lr * scale.soft:.3g} (soft) and "
+            f"{lr * scale.hard:.3g} (hard) (the paper's 3e-5 and 1e-6 scaled to the mPLM's {lr:g}: e5-small "
+            f"learns NER too slowly at 3e-5 for a few epochs, see `experiments/selftrain_runs.sh`), voters of the "
+            f"encoder's width plus {list(cfg.method.voters.offsets)}. One seed ({cfg.seed})."
+        )
+    return ""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write", action="store_true", help="replace the section in benchmarks/RESULTS.md")
@@ -96,12 +121,8 @@ def main() -> None:
     blocks = [HEADING, ""]
     blocks.append(
         "mPLM: the offline multilingual-e5-small (the paper: mBERT cased). e5-small has no trained MLM head: BTF "
-        "trains a new one (decoder tied to the input embeddings) beside the encoder. Data: the first LIMIT "
-        "utterances of every split per language (`split.limit`, below), the target train split as the unlabeled "
-        "target text (the paper: 60k Wikipedia sentences with the source's entities for CoNLL), `trainer=paper`, "
-        "EPOCHS epochs per stage (the paper: 10), BTF 2 epochs with the embeddings and 3 bottom layers frozen, "
-        "schedule [soft, hard, soft], learning rates 3e-5 (soft) and 1e-6 (hard) as in §4.2, 3 voters of width "
-        "368/384/400. One seed (42); wall times on the 2-core CPU, one thread, beside other jobs."
+        "trains a new one (decoder tied to the input embeddings) beside the encoder. " + settings() + " Wall "
+        "times on the 2-core CPU (2 threads)."
     )
     for prefix, (title, metric) in DATASETS.items():
         lines = table(prefix, metric)
