@@ -54,10 +54,18 @@ DATA_DIRS = {"mtop": "mtop", "multiatis": "multiatis_pp"}
 
 
 def cell_dir(
-    dataset: str, arch: str, recipe: str, language: str, translator: str | None = None, seed: int | None = None
+    dataset: str,
+    arch: str,
+    recipe: str,
+    language: str,
+    translator: str | None = None,
+    seed: int | None = None,
+    student: str | None = None,
 ) -> Path:
-    """A cell's run directory; cells with another MT system than the dataset's default, or a given seed, get their
-    own (``kd_balanced@apertium``, ``.../seed2``)."""
+    """A cell's run directory; cells with another MT system than the dataset's default, another student than the
+    source model's architecture, or a given seed, get their own (``kd_balanced@apertium``, ``transformer->lean``,
+    ``.../seed2``)."""
+    arch = f"{arch}->{student}" if student else arch
     out = OUT / dataset / arch / (f"{recipe}@{translator}" if translator else recipe) / language
     return out / f"seed{seed}" if seed is not None else out
 
@@ -76,10 +84,11 @@ def run(args: argparse.Namespace) -> None:
     for arch, recipe, language, seed in itertools.product(
         args.archs.split(","), args.recipes.split(","), (args.languages or LANGUAGES[args.dataset]).split(","), seeds
     ):
-        out = cell_dir(args.dataset, arch, recipe, language, args.translator, seed)
+        out = cell_dir(args.dataset, arch, recipe, language, args.translator, seed, args.student)
         if (out / "results.json").exists():
             continue
         chosen = [f"translator={args.translator}"] if args.translator else []
+        chosen += [f"student={args.student}"] if args.student else []
         chosen += [f"seed={seed}"] if seed is not None else []
         cmd = [
             sys.executable, "-m", "distillx.cli",
@@ -259,6 +268,9 @@ def main() -> None:
     r.add_argument("--epochs", type=int, default=5)
     r.add_argument("--patience", default="null")
     r.add_argument("--translator", default=None, help="MT system of the MT rows, e.g. apertium (default: the oracle)")
+    r.add_argument(
+        "--student", default=None, help="target student unlike the source model (e.g. lean); default: the same arch"
+    )
     r.add_argument("--seeds", default=None, help="comma-separated seeds, each cell once per seed (default: seed)")
     r.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     r.add_argument("--mplm", default=str(Path.home() / ".cache" / "distillx" / "mplm" / "e5-small"))

@@ -296,6 +296,27 @@ def test_a_seed_without_every_language_is_left_out_of_an_average():
     assert table.notes == ["kd / transformer: seed 2 left out, it has no run for zh"]
 
 
+def test_a_lean_student_gets_its_own_column():
+    """student=lean wraps the mPLM's encoder class: its column says lean, apart from the from-scratch students."""
+    transformer = "distillx.models.transformer.TransformerEncoder"
+    runs = [
+        RunRecord(
+            f"r{i}",
+            "+recipe=kd",
+            {"teacher.encoder._target_": transformer, "student.encoder._target_": student, "language.code": "de"}
+            | extra,
+            {},
+            {"test/student/de/accuracy": x},
+        )
+        for i, (student, extra, x) in enumerate(
+            [(transformer, {}, 0.5), ("distillx.models.mplm.PretrainedEncoder", {"student.base": "lean"}, 0.8)]
+        )
+    ]
+    table = tables.freetransfer_table(runs)
+    assert table.cell("kd", "transformer").values == [pytest.approx(0.5)]
+    assert table.cell("kd", "transformer->lean").values == [pytest.approx(0.8)]
+
+
 def test_freetransfer_table4_the_step1_mplm_per_language(paper_store):
     table = tables.mplm_table(load_runs(paper_store["uri"], PAPER_EXPERIMENT), 4)
     row = "transformer naive KD"

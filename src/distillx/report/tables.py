@@ -89,6 +89,8 @@ def architecture(run: RunRecord) -> str:
 
 
 def _arch(run: RunRecord, role: str) -> str:
+    if run.params.get(f"{role}.base") == "lean":  # the small encoder built from the mPLM (student=lean)
+        return "lean"
     target = run.params.get(f"{role}.encoder._target_")
     return heatmap.arch_name(target) if target else MISSING
 
