@@ -67,27 +67,63 @@ def jobs(sweep: Path, key: str) -> dict[str, dict]:
     return out
 
 
-def seed_spread(sweeps: list[Path], key: str, labels: dict[str, str]) -> list[str]:
-    """AVG(S) / AVG(Z) / AVG(A) of each row as mean ± sample std over the seeds its finished jobs in ``sweeps``
-    ran with (n: how many)."""
-    averages: dict[str, list[dict]] = {}
+def seed_runs(sweeps: list[Path], key: str) -> dict[str, dict[int, dict]]:
+    """``row -> seed -> the student's averages`` over the finished jobs of ``sweeps`` (the seed from the job's
+    ``seed=`` override, else the config's)."""
+    out: dict[str, dict[int, dict]] = {}
     for sweep in sweeps:
         for results in sorted(sweep.glob("*/results.json")):
-            overrides = yaml.safe_load((results.parent / ".hydra" / "overrides.yaml").read_text())
+            job = results.parent / ".hydra"
+            overrides = yaml.safe_load((job / "overrides.yaml").read_text())
             row = next((o.split("=", 1)[1] for o in overrides if o.startswith(f"+{key}=")), None)
             if row is not None:
-                averages.setdefault(row, []).append(json.loads(results.read_text())["averages"]["student"])
+                seed = int(yaml.safe_load((job / "config.yaml").read_text())["seed"])
+                out.setdefault(row, {})[seed] = json.loads(results.read_text())["averages"]["student"]
+    return out
+
+
+def mean_std(values: list[float]) -> str:
+    return f"{statistics.mean(values):.1f}" + (f" ± {statistics.stdev(values):.1f}" if len(values) > 1 else "")
+
+
+def seed_spread(runs: dict[str, dict[int, dict]], labels: dict[str, str]) -> list[str]:
+    """AVG(S) / AVG(Z) / AVG(A) of each row as mean ± sample std over its seeds (n: how many)."""
     lines = ["| row | AVG(S) | AVG(Z) | AVG(A) | seeds |", "|---|---|---|---|---|"]
     for row, label in labels.items():
-        runs = averages.get(row, [])
-        if not runs:
-            continue
-        cells = []
-        for k in ("avg_s", "avg_z", "avg_a"):
-            values = [100 * run[k]["accuracy"] for run in runs]
-            spread = f" ± {statistics.stdev(values):.1f}" if len(values) > 1 else ""
-            cells.append(f"{statistics.mean(values):.1f}{spread}")
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {len(runs)} |")
+        by_seed = runs.get(row, {})
+        if by_seed:
+            cells = [
+                mean_std([100 * avg[k]["accuracy"] for avg in by_seed.values()]) for k in ("avg_s", "avg_z", "avg_a")
+            ]
+            lines.append(f"| {label} | " + " | ".join(cells) + f" | {len(by_seed)} |")
+    return lines
+
+
+def seed_claims(runs: dict[str, dict[int, dict]]) -> list[str]:
+    """The paper's two claims on differences paired by seed (the same seed's rows share their teachers' seed and
+    batch order), mean ± sample std over the seeds both rows have."""
+
+    def paired(a: str, b: str, key: str) -> list[float]:
+        seeds = sorted(set(runs.get(a, {})) & set(runs.get(b, {})))
+        return [100 * (runs[a][s][key]["accuracy"] - runs[b][s][key]["accuracy"]) for s in seeds]
+
+    lines = []
+    kd_vs_train = paired("multikd", "multitrain", "avg_s")
+    if len(kd_vs_train) > 1:
+        verdict = "holds" if statistics.mean(kd_vs_train) > 0 else "does not hold"
+        lines.append(
+            f"- MultiKD > MultiTrain on supervised languages: {verdict} over {len(kd_vs_train)} seeds "
+            f"(AVG(S) difference {mean_std(kd_vs_train)} points)."
+        )
+    dz, ds = paired("multikd_mblm", "multikd", "avg_z"), paired("multikd_mblm", "multikd", "avg_s")
+    if len(dz) > 1:
+        gap = [z - s for z, s in zip(dz, ds, strict=True)]
+        verdict = "holds" if statistics.mean(gap) > 0 else "does not hold"
+        lines.append(
+            f"- MBLM helps zero-shot languages more than supervised ones: {verdict} over {len(dz)} seeds (over "
+            f"MultiKD: AVG(Z) {mean_std(dz)}, AVG(S) {mean_std(ds)} points; the gain on zero-shot minus the gain "
+            f"on supervised {mean_std(gap)}, positive in {sum(g > 0 for g in gap)} of {len(gap)} seeds)."
+        )
     return lines
 
 
@@ -222,8 +258,9 @@ def main() -> None:
         "later commits change no numerics on this path), wall times inflated by two or three other jobs on the "
         "cores (MultiTrain's 3036 s is ~6 min on idle cores). Wall times on the 2-core CPU (2 threads), "
         "shared "
-        "with other work while measured. One seed (42) per row, no spread yet: with 498 test pairs per language, "
-        "differences of a point or two are within sampling noise."
+        "with other work while measured. XNLI: one seed (42) per row: with 498 test pairs per language, "
+        "differences of a point or two are within sampling noise. MultiATIS++: seed 42 per language, then every "
+        "row over seeds 42, 1 and 2 (mean ± sample std) and the paper's claims on differences paired by seed."
     )
     for name, sweep, which in (("XNLI", "xnli_table3", 0), ("MultiATIS++", "atis_table3", None)):
         found = jobs(SWEEPS / sweep, "mblm_row")
@@ -234,14 +271,22 @@ def main() -> None:
             blocks += ["Beside the paper's Table 3 (XNLI test, mBERT-based):", ""]
         blocks += averages_vs_paper(found, ROWS, PAPER_T3 if which is not None else {}, which)
         blocks += ["", *claims(found), "", *wall_times(found, ROWS)]
+    runs = seed_runs([SWEEPS / "atis_table3", SWEEPS / "atis_table3_seeds"], "mblm_row")
     if any((SWEEPS / "atis_table3_seeds").glob("*/results.json")):
         blocks += ["", "MultiATIS++ over seeds (42 above, and 1, 2 as far as run):", ""]
-        blocks += seed_spread([SWEEPS / "atis_table3", SWEEPS / "atis_table3_seeds"], "mblm_row", ROWS)
+        blocks += [*seed_spread(runs, ROWS), "", *seed_claims(runs)]
     found = jobs(SWEEPS / "atis_ablations", "mblm_ablation")
     if found:
         blocks += ["", "### MBLM ablations (MultiATIS++ test; the paper's Table 5: XNLI dev, beside for shape)", ""]
         blocks += averages_vs_paper(found, ABLATIONS, PAPER_T5, None)
-        blocks += ["", *ablation_claims(found), "", *wall_times(found, ABLATIONS)]
+        blocks += ["", *ablation_claims(found)]
+        full = [100 * avg["avg_a"]["accuracy"] for avg in runs.get("multikd_mblm", {}).values()]
+        if len(full) > 1:
+            blocks.append(
+                f"- Over seeds, the full MBLM student's AVG(A) itself is {mean_std(full)} ({len(full)} seeds, same "
+                "settings): a difference between two ablation rows of one seed is read against that spread."
+            )
+        blocks += ["", *wall_times(found, ABLATIONS)]
     blocks += [
         "",
         "Reproduce: `experiments/mblm_runs.sh` (the three sweeps; rerun to resume), then "
