@@ -64,6 +64,13 @@ def test_every_language_builds_its_segmenter(tmp_path: Path, lang: str):
     assert segment("ok") or lang in {"zh", "ja", "th"}
 
 
+def test_the_language_catalog_lists_every_language(tmp_path: Path):
+    """Methods that read many languages look segmenters up in `languages` (conf/languages/all.yaml): a language
+    file missing there fails only when such a run reaches that language."""
+    cfg = compose_config([], tmp_path)
+    assert sorted(cfg.languages) == options("language")
+
+
 def test_trainer_tracking_method_augmentation_dataset_instantiate(tmp_path: Path):
     cfg = compose_config([], tmp_path)
     for key in ("trainer", "method", "augmentation", "dataset", "tracking"):
