@@ -142,15 +142,12 @@ def main() -> None:
         "Fine-tuning: `trainer=paper`, 3 epochs, English only. One seed (42); wall times on the 2-core CPU, one "
         "thread, beside two other jobs."
     )
-    missing = [
-        title.split(" (")[0]
-        for sweep, (title, _) in DATASETS.items()
-        if len(jobs(SWEEPS / sweep, "kd_row")) < len(ROWS)
-    ]
+    found_by_sweep = {sweep: jobs(SWEEPS / sweep, "kd_row") for sweep in DATASETS}
+    missing = [title.split(" (")[0] for sweep, (title, _) in DATASETS.items() if len(found_by_sweep[sweep]) < len(ROWS)]
     if missing:
         blocks[-1] += f" Not finished yet (rows missing): {', '.join(missing)}."
     for sweep, (title, metric) in DATASETS.items():
-        found = jobs(SWEEPS / sweep, "kd_row")
+        found = found_by_sweep[sweep]
         if not found:
             continue
         blocks += ["", f"### {title}", "", *table(sweep, found, metric), "", *claims(found, metric), ""]

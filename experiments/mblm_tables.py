@@ -50,13 +50,18 @@ PAPER_T5 = {
 }
 
 
+def row_of(job: Path, key: str) -> str | None:
+    """The value of the job's ``+<key>=...`` override: the table row it fills."""
+    overrides = yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text())
+    return next((o.split("=", 1)[1] for o in overrides if o.startswith(f"+{key}=")), None)
+
+
 def jobs(sweep: Path, key: str) -> dict[str, dict]:
     """``row name -> {results, seconds}`` for every finished job of ``sweep`` (its ``+<key>=...`` override)."""
     out = {}
     for results in sorted(sweep.glob("*/results.json")):
         job = results.parent
-        overrides = yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text())
-        row = next((o.split("=", 1)[1] for o in overrides if o.startswith(f"+{key}=")), None)
+        row = row_of(job, key)
         if row is None:
             continue
         stages = {}
@@ -68,16 +73,14 @@ def jobs(sweep: Path, key: str) -> dict[str, dict]:
 
 
 def seed_runs(sweeps: list[Path], key: str) -> dict[str, dict[int, dict]]:
-    """``row -> seed -> the student's averages`` over the finished jobs of ``sweeps`` (the seed from the job's
-    ``seed=`` override, else the config's)."""
+    """``row -> seed -> the student's averages`` over the finished jobs of ``sweeps`` (the seed from each job's
+    composed config)."""
     out: dict[str, dict[int, dict]] = {}
     for sweep in sweeps:
         for results in sorted(sweep.glob("*/results.json")):
-            job = results.parent / ".hydra"
-            overrides = yaml.safe_load((job / "overrides.yaml").read_text())
-            row = next((o.split("=", 1)[1] for o in overrides if o.startswith(f"+{key}=")), None)
+            row = row_of(results.parent, key)
             if row is not None:
-                seed = int(yaml.safe_load((job / "config.yaml").read_text())["seed"])
+                seed = int(yaml.safe_load((results.parent / ".hydra" / "config.yaml").read_text())["seed"])
                 out.setdefault(row, {})[seed] = json.loads(results.read_text())["averages"]["student"]
     return out
 
@@ -205,9 +208,10 @@ def claims(found: dict[str, dict]) -> list[str]:
     return lines
 
 
-def ablation_claims(found: dict[str, dict]) -> list[str]:
+def ablation_claims(found: dict[str, dict], full_over_seeds: list[float]) -> list[str]:
     """The paper's Table 5 reading, checked on these figures: every ablation lowers AVG(A), branches at the top
-    the most."""
+    the most; with the full student's AVG(A) over several seeds (``full_over_seeds``), which drops exceed twice
+    its spread."""
 
     def avg_a(row: str) -> float | None:
         value = found.get(row, {}).get("results", {}).get("averages", {}).get("student", {}).get("avg_a", {})
@@ -220,7 +224,7 @@ def ablation_claims(found: dict[str, dict]) -> list[str]:
     lower = [row for row, d in deltas.items() if d < -0.05]
     worst = min(deltas, key=deltas.get)
     paper = {row: PAPER_T5[ABLATIONS[row]][2] - PAPER_T5["+ MBLM"][2] for row in deltas}
-    return [
+    lines = [
         f"- Every ablation lowers AVG(A) (paper: by {-max(paper.values()):.2f} to {-min(paper.values()):.2f} points, "
         f"branches at the top the most): {len(lower)} of {len(deltas)} do here "
         f"({', '.join(f'{ABLATIONS[r]} {d:+.1f}' for r, d in deltas.items())}); the largest drop is "
@@ -229,6 +233,15 @@ def ablation_claims(found: dict[str, dict]) -> list[str]:
         "here is within it; only the order (branches at the top lowest) agrees with the paper. The single / all "
         "rows share one trained student (they differ at inference only).",
     ]
+    if len(full_over_seeds) > 1:
+        spread = statistics.stdev(full_over_seeds)
+        beyond = [f"{ABLATIONS[r]} {d:+.1f}" for r, d in deltas.items() if d < -2 * spread]
+        lines.append(
+            f"- Over seeds 42/1/2 (training randomness only: the test set is the same), the full MBLM student's "
+            f"AVG(A) is {mean_std(full_over_seeds)}. Drops beyond twice that spread: {', '.join(beyond) or 'none'}; "
+            "those exceed the training noise but not the test set's sampling noise above."
+        )
+    return lines
 
 
 def wall_times(found: dict[str, dict], labels: dict[str, str]) -> list[str]:
@@ -289,25 +302,8 @@ def main() -> None:
     if found:
         blocks += ["", "### MBLM ablations (MultiATIS++ test; the paper's Table 5: XNLI dev, beside for shape)", ""]
         blocks += averages_vs_paper(found, ABLATIONS, PAPER_T5, None)
-        blocks += ["", *ablation_claims(found)]
         full = [100 * avg["avg_a"]["accuracy"] for avg in runs.get("multikd_mblm", {}).values()]
-        if len(full) > 1:
-            spread = statistics.stdev(full)
-            ablations = {row: ABLATIONS[row] for row in found if row != "full"}
-            full_a = found.get("full", {}).get("results", {}).get("averages", {}).get("student", {}).get("avg_a")
-            beyond = []
-            if full_a:
-                for row, label in ablations.items():
-                    drop = 100 * (
-                        found[row]["results"]["averages"]["student"]["avg_a"]["accuracy"] - full_a["accuracy"]
-                    )
-                    if drop < -2 * spread:
-                        beyond.append(f"{label} {drop:+.1f}")
-            blocks.append(
-                f"- Over seeds 42/1/2 (training randomness only: the test set is the same), the full MBLM student's "
-                f"AVG(A) is {mean_std(full)}. Drops beyond twice that spread: {', '.join(beyond) or 'none'}; those "
-                "exceed the training noise but not the test set's sampling noise above."
-            )
+        blocks += ["", *ablation_claims(found, full)]
         blocks += ["", *wall_times(found, ABLATIONS)]
     blocks += [
         "",

@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "experiments"))
-from mblm_tables import jobs, pct, publish, wall_times  # noqa: E402
+from mblm_tables import jobs, pct, publish, row_of, wall_times  # noqa: E402
 
 SWEEPS = ROOT / "outputs" / "selftrain"
 HEADING = "## Self-training without parallel data (selftraining-without-parallel.md Tables 4-6, reduced)"
@@ -95,7 +95,7 @@ def settings() -> str:
     """What the sweeps ran with, read from the first finished full-method job's config (the rows differ only by
     their ablation switches)."""
     for results in sorted(r for prefix in DATASETS for r in SWEEPS.glob(f"{prefix}_*/*/results.json")):
-        if "+st_row=full" not in (results.parent / ".hydra" / "overrides.yaml").read_text():
+        if row_of(results.parent, "st_row") != "full":
             continue
         cfg = OmegaConf.load(results.parent / ".hydra" / "config.yaml")
         limit = cfg.split.limit
