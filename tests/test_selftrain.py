@@ -26,6 +26,8 @@ TINY_SELFTRAIN = [o for o in TINY if not o.startswith(("student.", "teacher.", "
     "method.btf.frozen_layers=1",
     "method.btf.trainer.epochs=1",
     "method.btf.dev_per_language=20",
+    "method.step_trainer.epochs=3",  # the run's trainer (fine-tuning): 2 epochs at batch 32
+    "method.step_trainer.batch_size=16",
 ]
 
 
@@ -117,6 +119,14 @@ def test_selftrain_rounds_restart_from_btf_swap_teachers_and_read_source_labels_
     # teachers: the fine-tuned source model in round 1, the last hard step's model in round 2
     assert soft1["teachers"]["*"]["weights"] == file_digest(finetuned / "best.pt")
     assert soft3["teachers"]["*"]["weights"] == file_digest(stages / "selftrain_2_hard" / "best.pt")
+    # self-training steps train with their own trainer settings (the paper's per-step epochs), fine-tuning with
+    # the run's, and the stage keys say so
+    finetune_key = json.loads((finetuned / "key.json").read_text())["inputs"]
+    assert finetune_key["trainer"]["epochs"] == 2 and finetune_key["trainer"]["batch_size"] == 32
+    for name, key in (("selftrain_1_soft", soft1), ("selftrain_2_hard", hard2), ("selftrain_3_soft", soft3)):
+        assert key["trainer"]["epochs"] == 3 and key["trainer"]["batch_size"] == 16
+        assert len(json.loads((stages / name / "done.json").read_text())["history"]) == 3
+    assert len(json.loads((finetuned / "done.json").read_text())["history"]) == 2
     # the hard step goes on from the round's soft-trained model
     assert hard2["model"]["weights"] == file_digest(stages / "selftrain_1_soft" / "best.pt")
     # labels: the source's (fine-tuning, threshold and hard step, dev) and the test sets', never a target's

@@ -4,6 +4,7 @@ object; each piece does one job and reads only its own part of the config."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,15 @@ class RunContext:
         self._vocab_root = cache_dir / "vocab" if cfg.share_stages else self.output_dir / "vocab-store"
         self.lean_root = cache_dir / "lean" if cfg.share_stages else self.output_dir / "lean-store"
         self._encoding_root = cache_dir / "preprocess" if cfg.preprocess_cache else None
+
+    def trainer_with(self, options: Mapping[str, Any] | None) -> tuple[Trainer, dict[str, Any]]:
+        """A trainer with ``options`` replacing the run's settings (a stage's own epochs or batch size, as the
+        papers set them per stage), and its part of the stage key; the run's own without options."""
+        if not options:
+            return self.trainer, self.trainer_key
+        options = OmegaConf.to_container(options, resolve=True) if isinstance(options, DictConfig) else dict(options)
+        trainer = instantiate(self.cfg.trainer, **options)
+        return trainer, {**self.trainer_key, **{k: v for k, v in options.items() if k not in NOT_IN_KEYS}}
 
     @cached_property
     def labels(self) -> LabelSpace:

@@ -12,8 +12,7 @@ import logging
 from pathlib import Path
 
 import torch
-from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from distillx.data.schema import Example
 from distillx.distill.stages import describe
@@ -48,8 +47,7 @@ def bilingual_task_fitting(ctx, spec: DictConfig, sampler: object, languages: li
     mplm = ctx.models.mplm_path
     train = _text(ctx, languages, "train", spec.max_per_language)
     dev = _text(ctx, languages, "dev", spec.dev_per_language)
-    trainer_options = OmegaConf.to_container(spec.trainer, resolve=True)
-    trainer = instantiate(ctx.cfg.trainer, **trainer_options)
+    trainer, trainer_key = ctx.trainer_with(spec.trainer)
     tokenizer = load_tokenizer(mplm)
     stage = ctx.store.stage(
         "btf",
@@ -64,7 +62,7 @@ def bilingual_task_fitting(ctx, spec: DictConfig, sampler: object, languages: li
             "freeze_embeddings": spec.freeze_embeddings,
             "max_length": ctx.cfg.max_length,
             "sampler": describe(sampler),
-            "trainer": {**ctx.trainer_key, **trainer_options},
+            "trainer": trainer_key,
             "seed": ctx.cfg.seed,
         },
         shared=True,

@@ -96,8 +96,7 @@ def pretrain_distill(ctx, spec: DictConfig, initial: Path) -> Path:
     dev = _corpus(ctx, spec.languages, "dev", spec.dev_per_language)
     objective = instantiate(spec.objective)
     sampler = instantiate(spec.sampler)
-    trainer_options = OmegaConf.to_container(spec.trainer, resolve=True)
-    trainer = instantiate(ctx.cfg.trainer, **trainer_options)
+    trainer, trainer_key = ctx.trainer_with(spec.trainer)
     tokenizer = load_tokenizer(teacher_path)
 
     def features(path: str | Path) -> Features:
@@ -120,7 +119,7 @@ def pretrain_distill(ctx, spec: DictConfig, initial: Path) -> Path:
             "dev": examples_digest(dev),
             "objective": describe(objective),
             "sampler": describe(sampler),
-            "trainer": {**ctx.trainer_key, **trainer_options},
+            "trainer": trainer_key,
         },
         shared=True,
     )

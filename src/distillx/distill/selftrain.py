@@ -57,6 +57,7 @@ class SelfTrain:
         hard: nn.Module,
         schedule: Sequence[str],
         lr_scale: DictConfig,
+        step_trainer: DictConfig,
         btf: DictConfig,
         btf_sampler: Any,
         threshold: DictConfig,
@@ -68,6 +69,7 @@ class SelfTrain:
         self.supervised, self.soft, self.hard = supervised, soft, hard
         self.schedule = list(schedule)
         self.lr_scale = lr_scale
+        self.step_trainer = step_trainer
         self.btf, self.btf_sampler = btf, btf_sampler
         self.threshold = threshold
         self.voters = voters
@@ -120,7 +122,17 @@ class SelfTrain:
             name = f"selftrain_{step}_{kind}"
             if kind == "soft":
                 current = self.fresh(ctx, base, lr * self.lr_scale.soft)
-                distill(ctx, name, round_teacher, current, target_text, target_dev, self.soft, shared=True)
+                distill(
+                    ctx,
+                    name,
+                    round_teacher,
+                    current,
+                    target_text,
+                    target_dev,
+                    self.soft,
+                    shared=True,
+                    trainer_options=self.step_trainer,
+                )
             else:
                 current = self.hard_step(
                     ctx, name, current, lr * self.lr_scale.hard, source_train, target_text, results
@@ -232,5 +244,15 @@ class SelfTrain:
         targets = {self.head: torch.stack(ids) if self.head == "intent" else ids}
         student = copy_of(model, lr)
         source_dev = ctx.data.split(ctx.source, "dev")
-        train_supervised(ctx, name, student, train, source_dev, self.hard, labels=targets, shared=True)
+        train_supervised(
+            ctx,
+            name,
+            student,
+            train,
+            source_dev,
+            self.hard,
+            labels=targets,
+            shared=True,
+            trainer_options=self.step_trainer,
+        )
         return student

@@ -21,7 +21,7 @@ from distillx.models.factory import TaskModel
 from distillx.report.scores import Decoded, headline, score
 from distillx.store import Stage
 from distillx.train.batching import EncodedSet, Target
-from distillx.train.loop import StageResult
+from distillx.train.loop import StageResult, Trainer
 
 SIMPLE = (bool, int, float, str, type(None))
 
@@ -69,10 +69,13 @@ def train_supervised(
     dev_reference: Mapping[str, list] | None = None,
     sampler: Any = None,
     shared: bool = False,
+    trainer_options: Mapping[str, Any] | None = None,
 ) -> StageResult:
     """Train on label ids (``objective``, e.g. hard cross-entropy), best epoch by dev score (accuracy and/or
     slot F1). The labels are the gold ones unless ``labels`` (train) and ``dev_reference`` (dev, as for
-    ``score``) are given, e.g. a teacher's pseudo-labels; ``shared`` keeps the stage in the shared store."""
+    ``score``) are given, e.g. a teacher's pseudo-labels; ``shared`` keeps the stage in the shared store;
+    ``trainer_options`` replace the run's trainer settings for this stage (and its key)."""
+    trainer, trainer_key = ctx.trainer_with(trainer_options)
     targets = labels if labels is not None else ctx.labels.gold(train, f"{name} train")
     dev_reference = dev_reference if dev_reference is not None else ctx.labels.reference(dev, f"{name} dev")
     stage = ctx.store.stage(
@@ -84,7 +87,7 @@ def train_supervised(
             "dev": [examples_digest(dev), digest_lines(map(str, sorted(dev_reference.items())))],
             "objective": describe(objective),
             "sampler": describe(sampler),
-            "trainer": ctx.trainer_key,
+            "trainer": trainer_key,
         },
         shared=shared,
     )
@@ -97,11 +100,12 @@ def train_supervised(
         return {f"dev_{k}": v for k, v in metrics.items()} | {"dev_score": headline(metrics)}
 
     with stage.lock():
-        return _fit(ctx, stage, task_model, data, objective, dev_score, "dev_score", sampler=sampler)
+        return _fit(ctx, trainer, stage, task_model, data, objective, dev_score, "dev_score", sampler=sampler)
 
 
 def _fit(
     ctx: RunContext,
+    trainer: Trainer,
     stage: Stage,
     task_model: TaskModel,
     data: EncodedSet,
@@ -111,7 +115,7 @@ def _fit(
     **options: Any,
 ) -> StageResult:
     """Train ``task_model`` in ``stage`` (held locked by the caller); the model is known by its checkpoint after."""
-    result = ctx.trainer.fit(
+    result = trainer.fit(
         task_model.model,
         data,
         objective,
@@ -140,6 +144,7 @@ def distill(
     sampler: Any = None,
     shared: bool = False,
     gold: Mapping[str, Target] | None = None,
+    trainer_options: Mapping[str, Any] | None = None,
 ) -> StageResult:
     """KD from frozen ``teachers`` (one, or one per language) to ``student`` on unlabeled ``train`` text
     (freetransfer-x.md §2.2.2; mblm-multikd.md Eq. 4 with several), sentence level and/or word level (at each
@@ -152,7 +157,9 @@ def distill(
     cross-entropy); without them the stage is label-free. Either way the best epoch is the one whose predictions
     on ``dev`` agree most with the teachers' (intent agreement and/or slot F1 against the teachers' tags), and
     ``dev``'s gold labels are never read; an objective that trains no output (TinyBERT's intermediate-layer phase)
-    keeps the epoch with the lowest objective on ``dev`` instead."""
+    keeps the epoch with the lowest objective on ``dev`` instead. ``trainer_options`` replace the run's trainer
+    settings for this stage (and its key)."""
+    trainer, trainer_key = ctx.trainer_with(trainer_options)
     teacher_inputs = train if teacher_inputs is None else teacher_inputs
     if len(teacher_inputs) != len(train):
         raise ValueError(f"stage {name}: {len(teacher_inputs)} teacher inputs for {len(train)} training utterances")
@@ -169,7 +176,7 @@ def distill(
             "gold": None if gold is None else targets_digest(gold),
             "objective": describe(objective),
             "sampler": describe(sampler),
-            "trainer": ctx.trainer_key,
+            "trainer": trainer_key,
         },
         shared=shared,
     )
@@ -207,4 +214,6 @@ def distill(
         if gold is not None:
             targets = {**targets, **{f"gold_{head}": ids for head, ids in gold.items()}}
         data = ctx.encode(student, train).with_targets(targets)
-        return _fit(ctx, stage, student, data, objective, evaluate, select, sampler=sampler, teacher=teacher_fn)
+        return _fit(
+            ctx, trainer, stage, student, data, objective, evaluate, select, sampler=sampler, teacher=teacher_fn
+        )
