@@ -26,8 +26,9 @@ TINY_SELFTRAIN = [o for o in TINY if not o.startswith(("student.", "teacher.", "
     "method.btf.frozen_layers=1",
     "method.btf.trainer.epochs=1",
     "method.btf.dev_per_language=20",
-    "method.step_trainer.epochs=3",  # the run's trainer (fine-tuning): 2 epochs at batch 32
-    "method.step_trainer.batch_size=16",
+    "method.step_trainer.soft.epochs=3",  # the run's trainer (fine-tuning): 2 epochs at batch 32
+    "method.step_trainer.soft.batch_size=16",
+    "method.step_trainer.hard.epochs=1",
 ]
 
 
@@ -123,9 +124,13 @@ def test_selftrain_rounds_restart_from_btf_swap_teachers_and_read_source_labels_
     # the run's, and the stage keys say so
     finetune_key = json.loads((finetuned / "key.json").read_text())["inputs"]
     assert finetune_key["trainer"]["epochs"] == 2 and finetune_key["trainer"]["batch_size"] == 32
-    for name, key in (("selftrain_1_soft", soft1), ("selftrain_2_hard", hard2), ("selftrain_3_soft", soft3)):
-        assert key["trainer"]["epochs"] == 3 and key["trainer"]["batch_size"] == 16
-        assert len(json.loads((stages / name / "done.json").read_text())["history"]) == 3
+    for name, key, epochs, batch in (
+        ("selftrain_1_soft", soft1, 3, 16),
+        ("selftrain_2_hard", hard2, 1, 32),
+        ("selftrain_3_soft", soft3, 3, 16),
+    ):
+        assert key["trainer"]["epochs"] == epochs and key["trainer"]["batch_size"] == batch
+        assert len(json.loads((stages / name / "done.json").read_text())["history"]) == epochs
     assert len(json.loads((finetuned / "done.json").read_text())["history"]) == 2
     # the hard step goes on from the round's soft-trained model
     assert hard2["model"]["weights"] == file_digest(stages / "selftrain_1_soft" / "best.pt")

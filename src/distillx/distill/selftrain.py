@@ -131,7 +131,7 @@ class SelfTrain:
                     target_dev,
                     self.soft,
                     shared=True,
-                    trainer_options=self.step_trainer,
+                    trainer_options=self.step_trainer.soft,
                 )
             else:
                 current = self.hard_step(
@@ -253,6 +253,6 @@ class SelfTrain:
             self.hard,
             labels=targets,
             shared=True,
-            trainer_options=self.step_trainer,
+            trainer_options=self.step_trainer.hard,
         )
         return student
