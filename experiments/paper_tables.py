@@ -11,6 +11,7 @@ directories.
     python experiments/paper_tables.py run --dataset multiatis --archs transformer --recipes kd,translate_test \
         --languages de,zh --epochs 5
     python experiments/paper_tables.py collect --dataset multiatis --epochs 5 --write   # into benchmarks/RESULTS.md
+    python experiments/paper_tables.py mt --dataset mtop --epochs 5 --write   # Spanish: Apertium beside the oracle
 """
 
 from __future__ import annotations
@@ -48,6 +49,16 @@ PAPER_TABLE1 = {  # freetransfer-x.md Table 1: accuracy averaged over target lan
     "kd": {"mtop": (75.1, 72.3, 75.6), "multiatis": (87.7, 83.8, 85.0)},
     "kd_balanced": {"mtop": (79.3, 75.9, 77.8), "multiatis": (88.9, 85.2, 86.2)},
     "kd_balanced_augmented": {"mtop": (79.6, 79.1, 78.8), "multiatis": (88.7, 86.4, 86.9)},
+}
+# freetransfer-x.md Appendix A (MultiATIS++ only): the Spanish column per architecture
+PAPER_ES = {
+    "multiatis": {
+        "translate_test": (88.1, 83.4, 86.3),
+        "translate_train_pseudo": (90.0, 85.4, 85.6),
+        "kd": (93.3, 89.7, 88.1),
+        "kd_balanced": (92.9, 88.7, 87.8),
+        "kd_balanced_augmented": (93.3, 90.9, 89.2),
+    }
 }
 ARCHS = ("transformer", "bilstm", "cnn")
 DATA_DIRS = {"mtop": "mtop", "multiatis": "multiatis_pp"}
@@ -257,6 +268,91 @@ def collect(args: argparse.Namespace) -> str:
     return text
 
 
+MT_ROWS = ("translate_test", "translate_train_pseudo", "kd", "kd_balanced", "kd_balanced_augmented")
+
+
+def mt_section(args: argparse.Namespace) -> str:
+    """The MT rows of Table 1 for one target language with a real MT system (cells run with ``--translator``)
+    beside the oracle's (the dataset's human translations), per architecture and for the ``lean`` student, with
+    the paper's figures, each cell's wall time and the paraphrase counts of the augmented rows."""
+    dataset, language, system = args.dataset, args.language, args.translator
+    runs = [
+        run
+        for run in cell_runs(args.uri, args.experiment, dataset, args.epochs)
+        if run.get("target") == language and tables.recipe(run) in MT_ROWS
+    ]
+
+    def mt_of(run: RunRecord) -> str:
+        return system if system in run.params.get("translator._target_", "").lower() else "oracle"
+
+    columns = [*ARCHS, "transformer->lean"]
+    paper = PAPER_ES.get(dataset)
+    where = f"{language} column of Appendix A" if paper else f"average over {LANGUAGES[dataset]}, Table 1"
+    lines = [f"## FreeTransfer-X Table 1, {NAMES[dataset]} {language}: {system} beside the oracle", ""]
+    lines += [
+        f"Intent accuracy (%) on the {NAMES[dataset]} {language} test set, one seed per cell unless n says more; "
+        f"{args.epochs} epochs (the paper: 50), otherwise as the Table 1 sections (`trainer=paper size=paper`, "
+        f"mPLM = offline e5-small). MT: `{system}` = real machine translation (`translator={system}`), oracle = the "
+        "dataset's human translations (`translator=parallel`, an upper bound for any MT system); kd reads no "
+        "translation. `transformer->lean`: the Transformer source model distilled through the mPLM into the small "
+        "encoder pre-training-distilled from it (kd-limitations-zero-shot.md item 6). "
+        f"Paper: M2M-100 + XLM-R, {where}.",
+        "",
+        "| row | MT | " + " | ".join(columns) + " | paper (transformer / bilstm / cnn) | wall s (per column) |",
+        "|---|---|" + "---:|" * len(columns) + "---|---|",
+    ]
+    for recipe_name in MT_ROWS:
+        for mt in ("none",) if recipe_name == "kd" else (system, "oracle"):
+            mine = [r for r in runs if tables.recipe(r) == recipe_name and (mt == "none" or mt_of(r) == mt)]
+            if not mine:
+                continue
+            table = tables.freetransfer_table(mine)
+            row = rows_of(table, recipe_name)
+            cells = [format_cell(table.cell(row[0], c), True) if row else "—" for c in columns]
+            walls = [
+                "+".join(
+                    f"{(r.end_time - r.start_time) / 1000:.0f}"
+                    for r in mine
+                    if tables.architecture(r) == c and r.start_time and r.end_time
+                )
+                or "—"
+                for c in columns
+            ]
+            figures = " / ".join(
+                map(str, (paper or PAPER_TABLE1)[recipe_name][dataset] if not paper else paper[recipe_name])
+            )
+            lines.append(f"| {recipe_name} | {mt} | " + " | ".join(cells) + f" | {figures} | {' / '.join(walls)} |")
+    counts = [
+        (
+            tables.architecture(r),
+            r.metrics[f"data/{language}/paraphrases_changed"],
+            r.metrics[f"data/{language}/paraphrases"],
+        )
+        for r in runs
+        if f"data/{language}/paraphrases" in r.metrics
+    ]
+    if counts:
+        lines += [
+            "",
+            "Round-trip paraphrases that differ from their input: "
+            + "; ".join(
+                f"{arch} {changed:.0f} of {total:.0f} ({100 * changed / total:.0f} %)"
+                for arch, changed, total in counts
+            )
+            + ".",
+        ]
+    lines += [
+        "",
+        "Reproduce: `PHASE=reduced bash experiments/apertium_runs.sh` (resumable), then "
+        f"`python experiments/paper_tables.py mt --dataset {dataset} --epochs {args.epochs} --write`.",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.write:
+        replace_section(ROOT / "benchmarks" / "RESULTS.md", lines[0], text)
+    return text
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -283,8 +379,16 @@ def main() -> None:
     c.add_argument("--write", action="store_true", help="replace this dataset's section of benchmarks/RESULTS.md")
     c.add_argument("--uri", default=f"sqlite:///{OUT.parent / 'mlflow.db'}", help="the MLflow store the cells log to")
     c.add_argument("--experiment", default=DEFAULT_EXPERIMENT, help="its experiment (default: %(default)s)")
+    m = sub.add_parser("mt", help="one language's MT rows: a real MT system beside the oracle")
+    m.add_argument("--dataset", choices=sorted(LANGUAGES), required=True)
+    m.add_argument("--epochs", type=int, required=True)
+    m.add_argument("--language", default="es")
+    m.add_argument("--translator", default="apertium")
+    m.add_argument("--write", action="store_true", help="replace this section of benchmarks/RESULTS.md")
+    m.add_argument("--uri", default=f"sqlite:///{OUT.parent / 'mlflow.db'}")
+    m.add_argument("--experiment", default=DEFAULT_EXPERIMENT)
     args = parser.parse_args()
-    run(args) if args.command == "run" else collect(args)
+    {"run": run, "collect": collect, "mt": mt_section}[args.command](args)
 
 
 if __name__ == "__main__":
