@@ -18,6 +18,7 @@ sys.path.insert(0, str(ROOT / "experiments"))
 from mblm_tables import jobs, pct, publish, wall_times  # noqa: E402
 
 SWEEPS = ROOT / "outputs" / "kd_limits"
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 HEADING = "## Distillation during pre-training vs during fine-tuning (kd-limitations-zero-shot.md Tables 4-5, reduced)"
 ROWS = {
     "teacher": "teacher mPLM (e5-small, 12 layers)",
@@ -124,6 +125,18 @@ def claims(found: dict[str, dict], metric: str) -> list[str]:
     return lines
 
 
+def earlier(title: str) -> list[str]:
+    """The body of subsection ``### title`` as RESULTS.md has it now: a sweep measured in an earlier session on a
+    machine whose run directories this one does not have is kept, not dropped."""
+    text = RESULTS.read_text(encoding="utf-8")
+    start = text.find(f"\n### {title}\n")
+    if start < 0:
+        return []
+    start += len(f"\n### {title}\n")
+    ends = [i for i in (text.find(m, start) for m in ("\n### ", "\nReproduce:", "\n## ")) if i >= 0]
+    return text[start : min(ends, default=len(text))].strip("\n").split("\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write", action="store_true", help="replace the section in benchmarks/RESULTS.md")
@@ -143,12 +156,18 @@ def main() -> None:
         "thread, beside two other jobs."
     )
     found_by_sweep = {sweep: jobs(SWEEPS / sweep, "kd_row") for sweep in DATASETS}
-    missing = [title.split(" (")[0] for sweep, (title, _) in DATASETS.items() if len(found_by_sweep[sweep]) < len(ROWS)]
+    kept = {sweep: earlier(title) for sweep, (title, _) in DATASETS.items() if not found_by_sweep[sweep]}
+    missing = [
+        title.split(" (")[0]
+        for sweep, (title, _) in DATASETS.items()
+        if len(found_by_sweep[sweep]) < len(ROWS) and not kept.get(sweep)
+    ]
     if missing:
         blocks[-1] += f" Not finished yet (rows missing): {', '.join(missing)}."
     for sweep, (title, metric) in DATASETS.items():
         found = found_by_sweep[sweep]
         if not found:
+            blocks += ["", f"### {title}", "", *kept[sweep]] if kept[sweep] else []
             continue
         blocks += ["", f"### {title}", "", *table(sweep, found, metric), "", *claims(found, metric), ""]
         if sweep in FINDINGS:
