@@ -11,20 +11,25 @@ PY=${PY:-.venv/bin/python}
 T="trainer.threads=${THREADS:-1}"
 LEAN="lean.pretrain.max_per_language=2000 lean.pretrain.trainer.epochs=2"
 MT=translate_test,translate_train_pseudo,kd_balanced,kd_balanced_augmented
-reduced() {  # item 3: every architecture, reduced epochs, Apertium and the oracle side by side
-  for dataset in mtop multiatis; do
-    $PY experiments/paper_tables.py run --dataset "$dataset" --languages es --recipes "$MT" --epochs 5 \
-      --translator apertium "$T"
-    # the oracle cannot paraphrase: no augmented row for it
-    $PY experiments/paper_tables.py run --dataset "$dataset" --languages es --epochs 5 "$T" \
-      --recipes translate_test,translate_train_pseudo,kd_balanced,kd
+reduced() {  # item 3: every architecture, reduced epochs, Apertium and the oracle side by side; the Transformer first
+  for arch in transformer bilstm cnn; do
+    for dataset in mtop multiatis; do
+      $PY experiments/paper_tables.py run --dataset "$dataset" --archs "$arch" --languages es --recipes "$MT" \
+        --epochs 5 --translator apertium "$T"
+      # the oracle cannot paraphrase: no augmented row for it
+      $PY experiments/paper_tables.py run --dataset "$dataset" --archs "$arch" --languages es --epochs 5 "$T" \
+        --recipes translate_test,translate_train_pseudo,kd_balanced,kd
+    done
+    [ "$arch" = transformer ] && lean
   done
-  # kd-limitations-zero-shot.md item 6 (beyond the paper): the pre-training-distilled small encoder (student=lean,
-  # distilled as in experiments/kd_limits_runs.sh) as the 2-step KD student, beside the Table-2 students' kd cells
-  $PY experiments/paper_tables.py run --dataset multiatis --archs transformer --student lean --recipes kd \
-    --languages es --epochs 5 "$T" "lean.pretrain.languages=[en,fr,de,es,pt,hi,ja]" $LEAN
+}
+lean() {  # kd-limitations-zero-shot.md item 6 (beyond the paper): the pre-training-distilled small encoder
+  # (student=lean, distilled as in experiments/kd_limits_runs.sh) as the 2-step KD student, beside the Table-2
+  # students' kd cells
   $PY experiments/paper_tables.py run --dataset mtop --archs transformer --student lean --recipes kd \
     --languages es --epochs 5 "$T" "lean.pretrain.languages=[en,fr,de,es,hi]" $LEAN
+  $PY experiments/paper_tables.py run --dataset multiatis --archs transformer --student lean --recipes kd \
+    --languages es --epochs 5 "$T" "lean.pretrain.languages=[en,fr,de,es,pt,hi,ja]" $LEAN
 }
 paper() {  # item 4: the Transformer at the paper's length, three seeds for Spanish, 2-step KD over MTOP's targets
   $PY experiments/paper_tables.py run --dataset mtop --archs transformer --languages es --recipes "$MT" \
