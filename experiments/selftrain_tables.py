@@ -100,11 +100,13 @@ def settings() -> str:
         cfg = OmegaConf.load(results.parent / ".hydra" / "config.yaml")
         limit = cfg.split.limit
         data = "every utterance of every split" if limit is None else f"the first {limit} utterances of every split"
-        lr, scale = float(cfg.mplm.lr), cfg.method.lr_scale
+        lr, scale, steps = float(cfg.mplm.lr), cfg.method.lr_scale, cfg.method.step_trainer
         return (
             f"Data: {data} per language, the target train split as the unlabeled target text (the paper: 60k "
             f"Wikipedia sentences with the source's entities for CoNLL), `trainer=paper` with {cfg.trainer.epochs} "
-            f"epochs per stage (the paper: 10), BTF {cfg.method.btf.trainer.epochs} epochs at LR {cfg.method.btf.lr:g} "
+            f"epochs of fine-tuning, self-training steps of {steps.soft.epochs} (soft) and {steps.hard.epochs} "
+            f"(hard) epochs (the paper: 10 each), {cfg.trainer.threads} thread(s) per job, BTF "
+            f"{cfg.method.btf.trainer.epochs} epochs at LR {cfg.method.btf.lr:g} "
             f"with the embeddings and {cfg.method.btf.frozen_layers} bottom layers frozen, schedule "
             f"[{', '.join(cfg.method.schedule)}], learning rates {lr * scale.soft:.3g} (soft) and "
             f"{lr * scale.hard:.3g} (hard) (the paper's 3e-5 and 1e-6 scaled to the mPLM's {lr:g}: e5-small "
@@ -122,7 +124,7 @@ def main() -> None:
     blocks.append(
         "mPLM: the offline multilingual-e5-small (the paper: mBERT cased). e5-small has no trained MLM head: BTF "
         "trains a new one (decoder tied to the input embeddings) beside the encoder. " + settings() + " Wall "
-        "times on the 2-core CPU (2 threads)."
+        "times on the 2-core CPU."
     )
     for prefix, (title, metric) in DATASETS.items():
         lines = table(prefix, metric)
