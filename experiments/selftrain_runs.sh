@@ -12,7 +12,7 @@
 # Resumable: rerun it; the BTF model, the fine-tuned model and shared steps are trained once.
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 MLFLOW_DISABLE_TELEMETRY=true TOKENIZERS_PARALLELISM=false HF_HUB_DISABLE_PROGRESS_BARS=1
 DISTILLX=${DISTILLX:-.venv/bin/distillx}
-E5="mplm=e5_small mplm.name_or_path=$HOME/.cache/distillx/mplm/e5-small trainer=paper trainer.patience=null trainer.progress=false trainer.threads=${THREADS:-1} trainer.epochs=${EPOCHS:-3} split.limit=${LIMIT:-null} mplm.lr=${LR:-1e-4} method.step_trainer.soft.epochs=${SOFT_EPOCHS:-10} method.step_trainer.hard.epochs=${HARD_EPOCHS:-10}"
+E5="method=selftrain mplm=e5_small mplm.name_or_path=$HOME/.cache/distillx/mplm/e5-small trainer=paper trainer.patience=null trainer.progress=false trainer.threads=${THREADS:-1} trainer.epochs=${EPOCHS:-3} split.limit=${LIMIT:-null} mplm.lr=${LR:-1e-4} method.step_trainer.soft.epochs=${SOFT_EPOCHS:-10} method.step_trainer.hard.epochs=${HARD_EPOCHS:-10}"
 mkdir -p outputs/selftrain
 run() {  # name, then the dataset's overrides
   local name=$1; shift
