@@ -123,6 +123,15 @@ def test_cli_unwritable_run_dir_is_one_line(tmp_path: Path):
     )
 
 
+def test_cli_two_hydra_modes_are_one_line(tmp_path: Path):
+    proc = cli(tmp_path, "--multirun", "--info")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == (
+        "distillx: error: --multirun and --info given together: Hydra takes one of --run, --multirun, --cfg, "
+        "--info, --shell-completion at a time; keep one"
+    )
+
+
 def test_cli_empty_half_stops_before_training(tmp_path: Path):
     """Two examples, 99% annotated: nothing is left for the KD steps (it used to end in a pyarrow traceback); the
     target's half (KD step 2) is checked before anything trains."""

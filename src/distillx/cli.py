@@ -116,6 +116,18 @@ INFO_FLAGS = ("--cfg", "-c", "--help", "-h", "--hydra-help", "--info", "-i", "--
 """Hydra options that print something and run no job: no output directory is made."""
 
 
+MODES = {"--run": "-r", "--multirun": "-m", "--cfg": "-c", "--info": "-i", "--shell-completion": "-sc"}
+"""Hydra's ways of running, one at a time (two end in Hydra's ValueError traceback)."""
+
+
+def check_one_mode(args: list[str]) -> None:
+    chosen = [long for long, short in MODES.items() if any(a.split("=", 1)[0] in (long, short) for a in args)]
+    if len(chosen) > 1:
+        raise DistillxError(
+            f"{' and '.join(chosen)} given together: Hydra takes one of {', '.join(MODES)} at a time; keep one"
+        )
+
+
 def check_output_dir_override(args: list[str]) -> None:
     """The output directory given on the command line (``hydra.run.dir=``, ``hydra.sweep.dir=`` with ``-m``), made
     and written to before Hydra starts: Hydra creates it, its log file and ``.hydra/`` before any distillx code runs,
@@ -134,6 +146,7 @@ def check_output_dir_override(args: list[str]) -> None:
 def main() -> None:
     """Entry point of the ``distillx`` console script."""
     try:
+        check_one_mode(sys.argv[1:])
         check_output_dir_override(sys.argv[1:])
     except DistillxError as err:
         print(f"distillx: error: {err}", file=sys.stderr)
