@@ -302,13 +302,17 @@ def mt_section(args: argparse.Namespace) -> str:
         "|---|---|" + "---:|" * len(columns) + "---|---|",
     ]
     for recipe_name in MT_ROWS:
-        for mt in ("none",) if recipe_name == "kd" else (system, "oracle"):
-            mine = [r for r in runs if tables.recipe(r) == recipe_name and (mt == "none" or mt_of(r) == mt)]
+        for mt in ("—",) if recipe_name == "kd" else (system, "oracle"):
+            mine = [r for r in runs if tables.recipe(r) == recipe_name and (mt == "—" or mt_of(r) == mt)]
             if not mine:
                 continue
             table = tables.freetransfer_table(mine)
             row = rows_of(table, recipe_name)
-            cells = [format_cell(table.cell(row[0], c), True) if row else "—" for c in columns]
+            # one language: no "(1)" count of the languages averaged
+            cells = [
+                format_cell(table.cell(row[0], c), True).replace(" (1)", "").replace("(1, ", "(") if row else "—"
+                for c in columns
+            ]
             walls = [
                 "+".join(
                     f"{(r.end_time - r.start_time) / 1000:.0f}"
