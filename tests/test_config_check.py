@@ -64,6 +64,14 @@ def fails_before_any_work(overrides: list[str], tmp_path: Path, output_dir: Path
         (["max_length=0"], "max_length=0: must be an integer >= 1"),
         (["lean.layers=0"], "lean.layers=0: must be an integer >= 1"),
         (["lean.pretrain.trainer.epochs=0"], "lean.pretrain.trainer.epochs=0: must be an integer >= 1"),
+        (
+            ["method=selftrain", "method.step_trainer.hard.epochs=0"],
+            "method.step_trainer.hard.epochs=0: must be an integer >= 1",
+        ),
+        (
+            ["method=selftrain", "method.btf.trainer.batch_size=0"],
+            "method.btf.trainer.batch_size=0: must be an integer >= 1",
+        ),
         (["seed=abc"], "seed=abc: must be an integer"),
     ],
 )

@@ -69,6 +69,14 @@ class Knobs(Values):
     alpha: float = Field(None, ge=0, description=">= 0")
 
 
+TRAINER_OVERRIDES = (
+    "lean.pretrain.trainer",
+    "method.btf.trainer",
+    "method.step_trainer.soft",
+    "method.step_trainer.hard",
+)
+
+
 def check_config(cfg: DictConfig, output_dir: Path) -> None:
     """Raise a one-line :class:`DistillxError` for the first problem in ``cfg``; write nothing unless every value is
     in range (the writable checks come last and leave at most the empty directories a run would create anyway)."""
@@ -100,9 +108,13 @@ def check_values(cfg: DictConfig) -> None:
     validate(TrainerValues, sections["trainer"], "trainer")
     validate(SplitValues, sections["split"], "split")
     validate(LeanValues, sections["lean"], "lean")
-    # the lean encoder's pre-training runs the run's trainer with these keys replaced
-    overrides = (sections["lean"].get("pretrain") or {}).get("trainer") or {}
-    validate(TrainerValues, {**sections["trainer"], **overrides}, "lean.pretrain.trainer")
+    # stages that run the run's trainer with some keys replaced (the papers' per-stage epochs)
+    for where in TRAINER_OVERRIDES:
+        section, *path = where.split(".")
+        overrides = sections[section]
+        for key in path:
+            overrides = (overrides or {}).get(key) or {}
+        validate(TrainerValues, {**sections["trainer"], **overrides}, where)
     for section in ("method", "lean"):
         for key, mapping in mappings(sections[section], section):
             validate(Knobs, mapping, key)
