@@ -74,9 +74,9 @@ def cell_dir(
     student: str | None = None,
 ) -> Path:
     """A cell's run directory; cells with another MT system than the dataset's default, another student than the
-    source model's architecture, or a given seed, get their own (``kd_balanced@apertium``, ``transformer->lean``,
+    source model's architecture, or a given seed, get their own (``kd_balanced@apertium``, ``transformer-to-lean``,
     ``.../seed2``)."""
-    arch = f"{arch}->{student}" if student else arch
+    arch = f"{arch}-to-{student}" if student else arch  # no ">": Hydra's override grammar refuses it
     out = OUT / dataset / arch / (f"{recipe}@{translator}" if translator else recipe) / language
     return out / f"seed{seed}" if seed is not None else out
 
