@@ -222,3 +222,14 @@ def test_stages_option_limits_the_test_to_the_named_stages(tmp_path: Path):
         make_model(), toy_data(), CE, lambda m: {"s": 0.0}, "s", 1e-3, tmp_path, lambda *_: None, "kd1_mplm"
     )
     assert not (tmp_path / "lr_range.json").exists()
+
+
+def test_a_pretrained_model_keeps_its_configured_lr(tmp_path: Path):
+    """lr_search=False (a student on a pre-trained encoder, e.g. the lean one) skips the test in a listed stage."""
+    options = {"enabled": True, "steps": 12, "stages": ["kd2_student"]}
+    result = make_trainer(epochs=2, warmup_ratio=0.0, lr_range_test=options).fit(
+        make_model(), toy_data(), CE, lambda m: {"s": 0.0}, "s", 1e-3, tmp_path, lambda *_: None, "kd2_student",
+        lr_search=False,
+    )  # fmt: skip
+    assert not (tmp_path / "lr_range.json").exists()
+    assert result.history[0]["lr"] == pytest.approx(1e-3 / 2)

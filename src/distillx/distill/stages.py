@@ -122,6 +122,7 @@ def _fit(
         evaluate=evaluate,
         select=select,
         lr=task_model.lr,
+        lr_search=task_model.lr_search,
         stage_dir=stage.dir,
         log_metrics=ctx.log_metrics,
         name=stage.name,

@@ -48,6 +48,9 @@ class TaskModel:
     """What it was built from (JSON-able), for stage keys."""
     weights: str | None = None
     """Digest of the checkpoint a finished stage left it with; None while it holds its initial weights."""
+    lr_search: bool = True
+    """Whether the LR range test may replace ``lr``: a model trained from scratch. A pre-trained encoder keeps
+    its config's LR (the test's pick for e5-small's 4-layer lean student, 1e-3, collapsed it to one intent)."""
 
     @property
     def fingerprint(self) -> dict[str, Any]:
@@ -161,7 +164,9 @@ class ModelFactory:
         identity |= {"max_length": max_length, "languages": list(languages) if branched else None}
         if voters:
             identity["voters"] = list(voters)
-        return TaskModel(role, f"{arch} ({name})", model, tokenizer, max_length, float(spec.lr), identity)
+        return TaskModel(
+            role, f"{arch} ({name})", model, tokenizer, max_length, float(spec.lr), identity, lr_search=False
+        )
 
     @property
     def _mplm_name(self) -> str:
@@ -211,7 +216,7 @@ class ModelFactory:
         tokenizer = load_tokenizer(self.mplm_path)
         identity = self._identity("mplm", spec, tokenizer, base=self.base_identity(path))
         identity["max_length"] = max_length
-        return TaskModel("mplm", arch, model, tokenizer, max_length, float(spec.lr), identity)
+        return TaskModel("mplm", arch, model, tokenizer, max_length, float(spec.lr), identity, lr_search=False)
 
     def _with_heads(self, encoder: nn.Module, dropout: float, voters: Sequence[int] | None = None) -> TaskHeads:
         extra = {"voters": list(voters)} if voters else {}

@@ -249,6 +249,7 @@ class Trainer:
         *,
         sampler: Sampler | None = None,
         teacher: TeacherFn | None = None,
+        lr_search: bool = True,
     ) -> StageResult:
         """Train ``model`` on ``train`` and leave it holding the weights of the best epoch by ``select``.
 
@@ -259,7 +260,8 @@ class Trainer:
 
         A finished stage (``done.json`` present) is not run again: its best weights are loaded. An
         unfinished one continues from ``last.pt``. With ``lr_range_test.enabled`` a fresh stage replaces ``lr``
-        by the range test's suggestion (see :meth:`_initial_lr`).
+        by the range test's suggestion (see :meth:`_initial_lr`), unless ``lr_search`` is false (a pre-trained
+        model, whose config's LR stands).
 
         A step whose loss or gradient norm is not finite is skipped (counted per epoch as ``skipped_steps``);
         ``max_nonfinite_steps`` of them in a row raise a :class:`DistillxError`, leaving ``last.pt`` and
@@ -281,7 +283,8 @@ class Trainer:
         if train.targets is None:
             raise ValueError(f"stage {name}: training data has no targets")
 
-        lr = self._initial_lr(model, train, loss_fn, lr, stage_dir, log_metrics, name, resuming=last_path.exists())
+        if lr_search:
+            lr = self._initial_lr(model, train, loss_fn, lr, stage_dir, log_metrics, name, last_path.exists())
         resume = None
         if last_path.exists():
             ckpt = torch.load(last_path, map_location=self.device, weights_only=False)
