@@ -271,7 +271,8 @@ def collect(args: argparse.Namespace) -> str:
 MT_FINDINGS = {  # written after reading the figures
     "mtop": (
         "MTOP es (code adb2956; the lean cells 4db4ce9, which skips the LR range test for pre-trained "
-        "students): 2-step KD beats Translate-test through Apertium by 9.6 points and Translate-train-pseudo by 12.2; balanced "
+        "students): 2-step KD beats Translate-test through Apertium by 9.6 points and Translate-train-pseudo "
+        "by 12.2; balanced "
         "distillation adds 5.0 and round-trip augmentation 1.3 more, the paper's order (its Table 1 averages "
         "over five targets with M2M-100). The pre-training-distilled small encoder as the step-2 student "
         "(kd-limitations item 6) scores 70.9 against the from-scratch Transformer's 68.8, near the mPLM it learns "
