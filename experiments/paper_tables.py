@@ -330,13 +330,10 @@ def mt_section(args: argparse.Namespace) -> str:
                 continue
             table = tables.freetransfer_table(mine)
             row = rows_of(table, recipe_name)
-            found = {c: cell.mean for c in columns if row and (cell := table.cell(row[0], c)) is not None}
-            means[recipe_name, mt] = found
+            cell_of = {c: table.cell(row[0], c) if row else None for c in columns}
+            means[recipe_name, mt] = {c: cell.mean for c, cell in cell_of.items() if cell is not None}
             # one language: no "(1)" count of the languages averaged
-            cells = [
-                format_cell(table.cell(row[0], c), True).replace(" (1)", "").replace("(1, ", "(") if row else "—"
-                for c in columns
-            ]
+            cells = [format_cell(cell, True).replace(" (1)", "").replace("(1, ", "(") for cell in cell_of.values()]
             walls = [
                 "+".join(
                     f"{(r.end_time - r.start_time) / 1000:.0f}"
@@ -346,9 +343,7 @@ def mt_section(args: argparse.Namespace) -> str:
                 or "—"
                 for c in columns
             ]
-            figures = " / ".join(
-                map(str, (paper or PAPER_TABLE1)[recipe_name][dataset] if not paper else paper[recipe_name])
-            )
+            figures = " / ".join(map(str, paper[recipe_name] if paper else PAPER_TABLE1[recipe_name][dataset]))
             lines.append(f"| {recipe_name} | {mt} | " + " | ".join(cells) + f" | {figures} | {' / '.join(walls)} |")
     verdicts = []
     for c in columns:
