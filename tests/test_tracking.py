@@ -93,6 +93,43 @@ def test_restarted_output_dir_resumes_the_same_run(store, tmp_path, caplog):
     assert run.info.status == "FINISHED"
 
 
+STARTER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from distillx.track.mlflow_tracker import MlflowTracker
+    go, uri, out = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+    while not go.exists():  # both processes imported everything: start together
+        time.sleep(0.01)
+    tracker = MlflowTracker(uri=uri, experiment="race")
+    tracker.start("run", {"x": 1}, output_dir=Path(out))
+    tracker.end()
+    """
+)
+
+
+def test_two_jobs_starting_together_on_a_fresh_store_both_run(tmp_path):
+    """MLflow creates and migrates a new sqlite database on first use; two processes doing it at once used to
+    end one in alembic's migration traceback (``make demo`` beside another run on a fresh clone)."""
+    go, uri = tmp_path / "go", f"sqlite:///{tmp_path}/db/mlflow.db"
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", STARTER, str(go), uri, str(tmp_path / f"out{i}")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for i in range(2)
+    ]
+    time.sleep(8)  # both imported mlflow and wait
+    go.touch()
+    results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
+    assert [code for code, _ in results] == [0, 0], [err[-1500:] for _, err in results]
+    assert len(MlflowClient(uri).search_runs(MlflowClient(uri).get_experiment_by_name("race").experiment_id)) == 2
+
+
 def test_disabled_tracker_writes_nothing(tmp_path):
     tracker = MlflowTracker(uri=f"sqlite:///{tmp_path}/db/mlflow.db", experiment="unit", enabled=False)
     tracker.start("run", CONFIG, output_dir=tmp_path / "out")

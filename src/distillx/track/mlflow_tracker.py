@@ -34,7 +34,7 @@ from omegaconf import DictConfig, OmegaConf
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from distillx.errors import DistillxError
-from distillx.files import atomic_write_text
+from distillx.files import atomic_write_text, locked
 from distillx.track.inputs import SplitInput
 
 if TYPE_CHECKING:
@@ -90,6 +90,19 @@ def check_store(uri: str) -> None:
     if db.exists():
         with db.open("r+b"):
             pass
+
+
+@contextmanager
+def creation_lock(uri: str) -> Iterator[None]:
+    """Held while a process opens a sqlite store: MLflow creates and migrates a new database on first use, and two
+    jobs doing that at once (two runs started together on a fresh ``outputs/mlflow.db``) break each other's
+    schema migration. Other stores need no lock."""
+    if not uri.startswith(SQLITE_PREFIX):
+        yield
+        return
+    db = Path(uri[len(SQLITE_PREFIX) :])
+    with locked(db.parent / f".{db.name}.lock", "opening the MLflow store"):
+        yield
 
 
 def _causes(err: BaseException) -> list[BaseException]:
@@ -340,9 +353,10 @@ class MlflowTracker:
         self._pending = PendingCalls(Path(output_dir) / PENDING_FILE)
         try:
             check_store(self.uri)
-            with quiet_store_logs():  # MLflow retries opening the database itself
-                self._client = MlflowClient(tracking_uri=self.uri)
-            self._run_id = self._retrying(lambda: self._open_run(run_name, id_file))
+            with creation_lock(self.uri):
+                with quiet_store_logs():  # MLflow retries opening the database itself
+                    self._client = MlflowClient(tracking_uri=self.uri)
+                self._run_id = self._retrying(lambda: self._open_run(run_name, id_file))
             sent = self._pending.send(self._replay_with_retries)  # left by an earlier process of this output dir
             if sent:
                 log.info("sent %d tracking calls buffered in %s", sent, self._pending.path)
