@@ -128,7 +128,8 @@ def test_a_run_on_two_processes_has_one_output_directory_and_one_mlflow_run(tmp_
     assert results is not None and (out / "results.json").exists()
     for stage in ("pretrain_distill", "teacher_en", "ft_distill_student_intermediate", "ft_distill_student"):
         assert f"stage {stage}: weights identical on the 2 ranks" in caplog.text
-    assert [p.name for p in tmp_path.iterdir() if p.name not in ("mlflow.db", ".mlflow.db.lock", "mlartifacts")] == ["run"]
+    store = ("mlflow.db", ".mlflow.db.lock", "mlartifacts")  # the tracking store, its lock and artifacts
+    assert [p.name for p in tmp_path.iterdir() if p.name not in store] == ["run"]
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
     runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
     assert len(runs) == 1 and runs[0].info.status == "FINISHED"

@@ -13,9 +13,11 @@ from conftest import TINY, compose_config
 from transformers import BertConfig, BertForMaskedLM, BertModel
 
 from distillx.cli import run, user_error
+from distillx.distill.selftrain import agreement
 from distillx.errors import DistillxError
 from distillx.files import file_digest
 from distillx.models.mlm import IGNORE, MaskedLM, mask_tokens
+from distillx.train.loop import StageResult
 
 SPECIAL = [0, 1, 2, 3]  # pad, cls, sep, mask in the tiny vocabulary below
 # the tiny demo mPLM (2 layers, width 32): BTF freezes the bottom one; 60 utterances per split and language
@@ -144,6 +146,24 @@ def test_selftrain_rounds_restart_from_btf_swap_teachers_and_read_source_labels_
     assert "alpha" in note and "target pseudo-intents" in note
     assert "/60 target pseudo-intents" in note  # out of every target utterance (split.limit=60), voted on or not
     assert (tmp_path / "run" / "selftrain" / "selftrain_2_hard_threshold.png").stat().st_size > 0
+    # and how far each soft step's student got towards its teacher (from its stage's own record)
+    for name in ("selftrain_1_soft", "selftrain_3_soft"):
+        done = json.loads((stages / name / "done.json").read_text())
+        (note,) = [n for n in results.notes if n.startswith(name)]
+        assert f"{100 * done['best_score']:.1f} % (best epoch {done['best_epoch']} of 3)" in note
+
+
+def fitted(agreements: list[float]) -> StageResult:
+    best = max(range(len(agreements)), key=agreements.__getitem__)
+    history = [{"dev_teacher_agreement": a} for a in agreements]
+    return StageResult(best + 1, agreements[best], len(agreements), history)
+
+
+def test_a_soft_step_still_rising_at_its_last_epoch_is_called_so():
+    assert agreement(fitted([0.0, 0.2, 0.62])).endswith("more method.step_trainer.soft.epochs may help")
+    assert agreement(fitted([0.0, 0.2, 0.62])).startswith("dev agreement with its teacher 62.0 % (best epoch 3 of 3)")
+    for settled in ([0.0, 0.7, 0.6], [0.5, 0.5, 0.5], [0.7]):  # best before the last epoch, or a single epoch
+        assert "rising" not in agreement(fitted(settled))
 
 
 def test_selftrain_ablations_skip_btf_and_self_training(tmp_path: Path, shared_cache):

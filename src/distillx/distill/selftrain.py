@@ -34,6 +34,7 @@ from distillx.files import atomic_write_json
 from distillx.models.factory import TaskModel
 from distillx.models.voters import confidence, vote
 from distillx.report.results import Results
+from distillx.train.loop import StageResult
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,19 @@ def copy_of(model: TaskModel, lr: float) -> TaskModel:
     clone.identity = dict(model.identity)
     clone.lr = float(lr)
     return clone
+
+
+def agreement(fitted: StageResult) -> str:
+    """How far a soft step's student got towards its teacher on the target dev text: the one label-free sign of
+    an under-trained step (fresh heads learn slowly from probabilities; on CoNLL de, 10 epochs over 2.6k sentences
+    reached 74 % in round 1 and 62 % in round 2, both still rising, and round 2's test F1 fell 27 points)."""
+    text = (
+        f"dev agreement with its teacher {100 * fitted.best_score:.1f} % (best epoch {fitted.best_epoch} of "
+        f"{fitted.epochs_run})"
+    )
+    if fitted.epochs_run > 1 and fitted.best_epoch == fitted.epochs_run:  # a new best is a strict improvement
+        text += ", still rising at the last epoch: more method.step_trainer.soft.epochs may help"
+    return text
 
 
 class SelfTrain:
@@ -122,7 +136,7 @@ class SelfTrain:
             name = f"selftrain_{step}_{kind}"
             if kind == "soft":
                 current = self.fresh(ctx, base, lr * self.lr_scale.soft)
-                distill(
+                fitted = distill(
                     ctx,
                     name,
                     round_teacher,
@@ -133,6 +147,7 @@ class SelfTrain:
                     shared=True,
                     trainer_options=self.step_trainer.soft,
                 )
+                results.notes.append(f"{name}: {agreement(fitted)}")
             else:
                 current = self.hard_step(
                     ctx, name, current, lr * self.lr_scale.hard, source_train, target_text, results
