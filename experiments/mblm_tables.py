@@ -57,7 +57,8 @@ def row_of(job: Path, key: str) -> str | None:
 
 
 def jobs(sweep: Path, key: str) -> dict[str, dict]:
-    """``row name -> {results, seconds}`` for every finished job of ``sweep`` (its ``+<key>=...`` override)."""
+    """``row name -> {results, stages: name -> (seconds, epochs), dir}`` for every finished job of ``sweep`` (its
+    ``+<key>=...`` override)."""
     out = {}
     for results in sorted(sweep.glob("*/results.json")):
         job = results.parent
@@ -68,7 +69,7 @@ def jobs(sweep: Path, key: str) -> dict[str, dict]:
         for done in sorted((job / "stages").glob("*/done.json")):
             info = json.loads(done.read_text())
             stages[done.parent.name] = (info.get("seconds", 0.0), info.get("epochs_run", 0))
-        out[row] = {"results": json.loads(results.read_text()), "stages": stages}
+        out[row] = {"results": json.loads(results.read_text()), "stages": stages, "dir": job}
     return out
 
 

@@ -10,6 +10,7 @@ mBERT figures, with each hard step's threshold and kept pseudo-labels and each s
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -19,7 +20,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "experiments"))
 from mblm_tables import jobs, pct, publish, row_of, wall_times  # noqa: E402
 
+from distillx.distill.selftrain import agreement  # noqa: E402
+from distillx.train.loop import StageResult  # noqa: E402
+
 SWEEPS = ROOT / "outputs" / "selftrain"
+PROBES = ROOT / "outputs" / "selftrain_probe"  # single runs beside the sweeps, e.g. longer soft steps
 HEADING = "## Self-training without parallel data (selftraining-without-parallel.md Tables 4-6, reduced)"
 ROWS = {
     "finetune": "zero-shot fine-tuning (MBERT row)",
@@ -44,9 +49,26 @@ DATASETS = {  # sweep prefix -> (title, metric)
 }
 
 
+def in_order(results: dict) -> list[str]:
+    """The models a job scored, in step order (results.json keeps them sorted by name): finetuned, soft1, ..."""
+    return sorted(results["scores"], key=lambda role: int("0" + role.lstrip("abcdefghijklmnopqrstuvwxyz")))
+
+
 def last_row(results: dict) -> str:
     """The model a row ends with: its last self-training step, else the fine-tuned model."""
-    return list(results["scores"])[-1]
+    return in_order(results)[-1]
+
+
+def steps(what: str, job: Path, results: dict, lang: str, metric: str) -> list[str]:
+    """A job's target score after each step, then each step's line: the soft steps' agreement with their teacher
+    (from their stage records, so also for runs whose report predates that line) and the hard steps' notes."""
+    scores = ", ".join(f"{role} {pct(results['scores'][role][lang].get(metric))}" for role in in_order(results))
+    notes = {n.split(":", 1)[0]: n for n in results.get("notes", []) if n.startswith("selftrain_")}
+    for done in sorted(job.glob("stages/selftrain_*_soft/done.json")):
+        name, info = done.parent.name, json.loads(done.read_text())
+        fitted = StageResult(info["best_epoch"], info["best_score"], info["epochs_run"], info["history"])
+        notes.setdefault(name, f"{name}: {agreement(fitted)}")
+    return [f"- {what}: {scores}", *(f"  - {notes[k]}" for k in sorted(notes, key=lambda k: int(k.split("_")[1])))]
 
 
 def table(prefix: str, metric: str) -> list[str]:
@@ -76,15 +98,22 @@ def table(prefix: str, metric: str) -> list[str]:
         avg = sum(values) / len(values) if len(values) == len(langs) else None
         ref = " / ".join(f"{PAPER[row][lang]:.2f}" for lang in langs if lang in PAPER[row]) if paper else ""
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {pct(avg)} |" + (f" {ref} |" if paper else ""))
-    lines += ["", "Per step of the full method (target test score after each step; each hard step's alpha and kept):"]
+    lines += [
+        "",
+        "Per step (target test score after each step; each soft step's dev agreement with its teacher, each hard "
+        "step's alpha and kept):",
+    ]
     for lang in langs:
-        job = found[lang].get("full")
-        if job is None:
-            continue
-        res = job["results"]
-        steps = ", ".join(f"{role} {pct(s[lang].get(metric))}" for role, s in res["scores"].items())
-        lines.append(f"- {lang}: {steps}")
-        lines += [f"  - {note}" for note in res.get("notes", []) if note.startswith("selftrain_")]
+        for row, label in ROWS.items():
+            job = found[lang].get(row)
+            if job is not None and len(job["results"]["scores"]) > 1:
+                lines += steps(f"{lang}, {label}", job["dir"], job["results"], lang, metric)
+    for run in sorted(PROBES.glob(f"{prefix}_*/results.json")):
+        cfg = OmegaConf.load(run.parent / ".hydra" / "config.yaml")
+        soft, hard = cfg.method.step_trainer.soft.epochs, cfg.method.step_trainer.hard.epochs
+        lang = cfg.language.code if "code" in cfg.language else run.parent.name.split("_")[1]
+        what = f"{lang}, full method with soft steps of {soft} epochs and hard ones of {hard} (a probe)"
+        lines += steps(what, run.parent, json.loads(run.read_text()), lang, metric)
     lines.append("")
     for lang in langs:
         lines += [f"Wall times, {lang}:", "", *wall_times(found[lang], ROWS), ""]
