@@ -4,8 +4,8 @@
 # self-training only, the full method, - AT, - VM). Run from the repository root (THREADS=2 for two cores;
 # DISTILLX overrides the command, e.g. to run a code snapshot; LIMIT caps every split per language, EPOCHS the
 # trainer's epochs, LR the mPLM's learning rate, SOFT_EPOCHS / HARD_EPOCHS the self-training steps' epochs, the
-# paper's 10 by default; ROWS a subset of the rows, e.g. ROWS=finetune,no_st,full; LANGUAGES the CoNLL targets;
-# MTOP=0 skips MTOP). e5-small is slow to start on NER: fine-tuned on 2,000 CoNLL
+# paper's 10 by default; ROWS a subset of the rows, e.g. ROWS=finetune,no_st,full; LANGUAGES the CoNLL targets
+# (LANGUAGES= none); MTOP=0 skips MTOP). e5-small is slow to start on NER: fine-tuned on 2,000 CoNLL
 # sentences for 3 epochs (190 steps) at 1e-4 it reaches 22.5 % English dev F1, at 3e-4 it collapses to "no entity";
 # on all 14,041 sentences at 1e-4 it reaches 25.7 / 88.2 / 91.2 % after epochs 1-3 (~280 s an epoch, 1 thread).
 # Hence the defaults: every sentence, LR 1e-4 (the paper's 3e-5 is for mBERT over more steps), 3 epochs.
@@ -18,7 +18,7 @@ run() {  # name, then the dataset's overrides
   local name=$1; shift
   $DISTILLX --multirun +experiment=selftrain_ablations $E5 ${ROWS:+"+st_row=$ROWS"} "$@" hydra.sweep.dir=outputs/selftrain/$name > outputs/selftrain/$name.log 2>&1
 }
-for lang in ${LANGUAGES:-de es nl}; do
+for lang in ${LANGUAGES-de es nl}; do
   run conll_$lang dataset=conll dataset.path=../shared/data/conll language=$lang
 done
 [ "${MTOP:-1}" = 0 ] || run mtop_de dataset=mtop dataset.path=../shared/data/mtop dataset.task=intent language=de

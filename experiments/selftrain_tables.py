@@ -21,6 +21,8 @@ sys.path.insert(0, str(ROOT / "experiments"))
 from mblm_tables import jobs, pct, publish, row_of, wall_times  # noqa: E402
 
 from distillx.distill.selftrain import agreement  # noqa: E402
+from distillx.files import code_fingerprint  # noqa: E402
+from distillx.store import BUILDING_CODE  # noqa: E402
 from distillx.train.loop import StageResult  # noqa: E402
 
 SWEEPS = ROOT / "outputs" / "selftrain"
@@ -120,10 +122,32 @@ def table(prefix: str, metric: str) -> list[str]:
     return lines
 
 
-def settings() -> str:
-    """What the sweeps ran with, read from the first finished full-method job's config (the rows differ only by
-    their ablation switches)."""
-    for results in sorted(r for prefix in DATASETS for r in SWEEPS.glob(f"{prefix}_*/*/results.json")):
+# Stage code fingerprints (distillx.store.BUILDING_CODE) other than the current one whose stages compute what the
+# current code would, and why: a sweep's line says which code built its stages.
+EQUIVALENT_CODE = {
+    "587e5f8ea8431020": "commit f19733c; the current code differs from it only by the LR range test's guard for "
+    "pre-trained models (4db4ce9), and the range test never runs in self-training's stages (it is limited to "
+    "`trainer.lr_range_test.stages`)",
+}
+
+
+def built_by(prefix: str) -> str:
+    """Which code built the stages of a dataset's sweeps: the current code, or an equivalent one named above."""
+    current = code_fingerprint(BUILDING_CODE)
+    keys = [*SWEEPS.glob(f"{prefix}_*/*/stages/*/key.json"), *PROBES.glob(f"{prefix}_*/stages/*/key.json")]
+    codes = {json.loads(k.read_text())["code"] for k in keys}
+    if codes <= {current}:
+        return "Stages built by the current code."
+    named = [f"{c} ({EQUIVALENT_CODE[c]})" for c in sorted(codes - {current}) if c in EQUIVALENT_CODE]
+    unknown = sorted(codes - {current} - set(EQUIVALENT_CODE))
+    text = "Stages built by code " + "; ".join(named) + "." if named else ""
+    return text + (f" Stages built by other code ({', '.join(unknown)}): rerun them." if unknown else "")
+
+
+def settings(prefix: str) -> str:
+    """What a dataset's sweeps ran with, read from its first finished full-method job's config (the rows differ
+    only by their ablation switches)."""
+    for results in sorted(SWEEPS.glob(f"{prefix}_*/*/results.json")):
         if row_of(results.parent, "st_row") != "full":
             continue
         cfg = OmegaConf.load(results.parent / ".hydra" / "config.yaml")
@@ -152,13 +176,12 @@ def main() -> None:
     blocks = [HEADING, ""]
     blocks.append(
         "mPLM: the offline multilingual-e5-small (the paper: mBERT cased). e5-small has no trained MLM head: BTF "
-        "trains a new one (decoder tied to the input embeddings) beside the encoder. " + settings() + " Wall "
-        "times on the 2-core CPU."
+        "trains a new one (decoder tied to the input embeddings) beside the encoder. Wall times on the 2-core CPU."
     )
     for prefix, (title, metric) in DATASETS.items():
         lines = table(prefix, metric)
         if lines:
-            blocks += ["", f"### {title}", "", *lines]
+            blocks += ["", f"### {title}", "", f"{settings(prefix)} {built_by(prefix)}", "", *lines]
     blocks += [
         "",
         "Reproduce: `THREADS=2 experiments/selftrain_runs.sh` (rerun to resume; LIMIT, EPOCHS and LANGUAGES as "
