@@ -143,7 +143,7 @@ def table(prefix: str, metric: str) -> list[str]:
     for run in sorted(PROBES.glob(f"{prefix}_*/results.json")):
         cfg = OmegaConf.load(run.parent / ".hydra" / "config.yaml")
         soft, hard = cfg.method.step_trainer.soft.epochs, cfg.method.step_trainer.hard.epochs
-        lang = cfg.language.code if "code" in cfg.language else run.parent.name.split("_")[1]
+        lang = cfg.language.code
         what = f"{lang}, full method with soft steps of {soft} epochs and hard ones of {hard} (a probe)"
         lines += steps(what, run.parent, json.loads(run.read_text()), lang, metric)
     lines += ["", *FINDINGS.get(prefix, []), ""]

@@ -99,6 +99,7 @@ STARTER = textwrap.dedent(
     from pathlib import Path
     from distillx.track.mlflow_tracker import MlflowTracker
     go, uri, out = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+    Path(out + ".ready").touch()
     while not go.exists():  # both processes imported everything: start together
         time.sleep(0.01)
     tracker = MlflowTracker(uri=uri, experiment="race")
@@ -123,7 +124,9 @@ def test_two_jobs_starting_together_on_a_fresh_store_both_run(tmp_path):
         )
         for i in range(2)
     ]
-    time.sleep(8)  # both imported mlflow and wait
+    deadline = time.monotonic() + 120
+    while not all((tmp_path / f"out{i}.ready").exists() for i in range(2)) and time.monotonic() < deadline:
+        time.sleep(0.05)  # until both have imported mlflow and wait
     go.touch()
     results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
     assert [code for code, _ in results] == [0, 0], [err[-1500:] for _, err in results]
