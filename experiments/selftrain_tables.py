@@ -176,27 +176,35 @@ def built_by(prefix: str) -> str:
 
 def settings(prefix: str) -> str:
     """What a dataset's sweeps ran with, read from its first finished full-method job's config (the rows differ
-    only by their ablation switches)."""
-    for results in sorted(SWEEPS.glob(f"{prefix}_*/*/results.json")):
-        if row_of(results.parent, "st_row") != "full":
-            continue
-        cfg = OmegaConf.load(results.parent / ".hydra" / "config.yaml")
-        limit = cfg.split.limit
-        data = "every utterance of every split" if limit is None else f"the first {limit} utterances of every split"
-        lr, scale, steps = float(cfg.mplm.lr), cfg.method.lr_scale, cfg.method.step_trainer
-        return (
-            f"Data: {data} per language, the target train split as the unlabeled target text (the paper: 60k "
-            f"Wikipedia sentences with the source's entities for CoNLL), `trainer=paper` with {cfg.trainer.epochs} "
-            f"epochs of fine-tuning, self-training steps of {steps.soft.epochs} (soft) and {steps.hard.epochs} "
-            f"(hard) epochs (the paper: 10 each), {cfg.trainer.threads} thread(s) per job, BTF "
-            f"{cfg.method.btf.trainer.epochs} epochs at LR {cfg.method.btf.lr:g} "
-            f"with the embeddings and {cfg.method.btf.frozen_layers} bottom layers frozen, schedule "
-            f"[{', '.join(cfg.method.schedule)}], learning rates {lr * scale.soft:.3g} (soft) and "
-            f"{lr * scale.hard:.3g} (hard) (the paper's 3e-5 and 1e-6 scaled to the mPLM's {lr:g}: e5-small "
-            f"learns NER too slowly at 3e-5 for a few epochs, see `experiments/selftrain_runs.sh`), voters of the "
-            f"encoder's width plus {list(cfg.method.voters.offsets)}. One seed ({cfg.seed})."
-        )
-    return ""
+    only by their ablation switches; the languages' jobs by their threads at most, named when they differ)."""
+    configs = [
+        OmegaConf.load(results.parent / ".hydra" / "config.yaml")
+        for results in sorted(SWEEPS.glob(f"{prefix}_*/*/results.json"))
+        if row_of(results.parent, "st_row") == "full"
+    ]
+    if not configs:
+        return ""
+    threads = {cfg.language.code: cfg.trainer.threads for cfg in configs}
+    if len(set(threads.values())) > 1:
+        per_job = "threads per job " + ", ".join(f"{lang} {n}" for lang, n in threads.items())
+    else:
+        per_job = f"{configs[0].trainer.threads} thread(s) per job"
+    cfg = configs[0]
+    limit = cfg.split.limit
+    data = "every utterance of every split" if limit is None else f"the first {limit} utterances of every split"
+    lr, scale, steps = float(cfg.mplm.lr), cfg.method.lr_scale, cfg.method.step_trainer
+    return (
+        f"Data: {data} per language, the target train split as the unlabeled target text (the paper: 60k "
+        f"Wikipedia sentences with the source's entities for CoNLL), `trainer=paper` with {cfg.trainer.epochs} "
+        f"epochs of fine-tuning, self-training steps of {steps.soft.epochs} (soft) and {steps.hard.epochs} "
+        f"(hard) epochs (the paper: 10 each), {per_job}, BTF "
+        f"{cfg.method.btf.trainer.epochs} epochs at LR {cfg.method.btf.lr:g} "
+        f"with the embeddings and {cfg.method.btf.frozen_layers} bottom layers frozen, schedule "
+        f"[{', '.join(cfg.method.schedule)}], learning rates {lr * scale.soft:.3g} (soft) and "
+        f"{lr * scale.hard:.3g} (hard) (the paper's 3e-5 and 1e-6 scaled to the mPLM's {lr:g}: e5-small "
+        f"learns NER too slowly at 3e-5 for a few epochs, see `experiments/selftrain_runs.sh`), voters of the "
+        f"encoder's width plus {list(cfg.method.voters.offsets)}. One seed ({cfg.seed})."
+    )
 
 
 def main() -> None:
