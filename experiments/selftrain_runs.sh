@@ -9,7 +9,8 @@
 # LANGUAGES the CoNLL targets (LANGUAGES= none); MTOP=0 skips MTOP). e5-small is slow to start on NER: fine-tuned
 # on 2,000 CoNLL sentences for 3 epochs (190 steps) at 1e-4 it reaches 22.5 % English dev F1, at 3e-4 it collapses
 # to "no entity"; on all 14,041 sentences at 1e-4 it reaches 25.7 / 88.2 / 91.2 % after epochs 1-3 (~280 s an
-# epoch, 1 thread). Hence the defaults: every sentence, LR 1e-4 (the paper's 3e-5 is for mBERT over more steps), 3 epochs.
+# epoch, 1 thread). Hence the defaults: every sentence, LR 1e-4 (the paper's 3e-5 is for mBERT over more steps),
+# 3 epochs.
 # Soft steps on a small target text need more than the paper's 10 epochs (it had 60k sentences): on CoNLL de's 2.6k,
 # 10 epochs leave round 2's student at 62 % dev agreement with its teacher and 33 % test F1, 30 epochs at 90 % and
 # 62 % (SOFT_EPOCHS=30; RESULTS.md has both).
