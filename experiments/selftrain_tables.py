@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "experiments"))
@@ -45,11 +45,11 @@ PAPER = {
     "no_at": {"de": 76.23, "es": 78.08, "nl": 81.54},
     "no_vm": {"de": 76.76, "es": 77.51, "nl": 81.39},
 }
-# What the figures above say, against the paper's claims (written from the runs of 2026-12-02; rerun, reread).
+# What the figures above say, against the paper's claims, per sweep (written from the runs named; rerun, reread).
 FINDINGS = {
-    "conll": [
-        "Findings, de (one seed, reduced; the paper's mBERT rows gain 0.5 from BTF, 4.2 more from self-training, "
-        "and 0.1-0.7 from each of AT and VM):",
+    "conll_de": [
+        "Findings, de (runs of 2026-12-02; one seed, reduced; the paper's mBERT rows gain 0.5 from BTF, 4.2 more "
+        "from self-training, and 0.1-0.7 from each of AT and VM):",
         "- At the paper's 10 epochs per soft step, round 2 collapses (full method: BTF + fine-tuning 59.6, soft 1 "
         "60.4, hard 2 58.9, soft 3 33.2). Its soft students are under-trained: they agree with their teacher on 74 "
         "% and 62 % of the dev entities, still rising at the last epoch. 2.6k target sentences make 820 steps in "
@@ -66,18 +66,18 @@ FINDINGS = {
         "teacher is that under-trained 47.5 model, its soft student reaches 49 % agreement, and the chain ends at "
         "16.1: self-training needs a teacher worth copying.",
     ],
-    "mtop": [
-        "Findings, MTOP de (one seed, 3,000 utterances per split, so not a test of the paper's CLS claims): the "
-        "source model is weak (3 epochs on 3,000 English utterances over 100+ intents: English dev accuracy 60.7 % "
-        "without BTF, 56.4 % after it), BTF costs 6.9 points on the target, and self-training on that teacher "
-        "loses 4.2 more, although its soft students copy it well (83 % and 92 % agreement): the hard step's knee is "
-        "at alpha 0.19 and keeps 894 of 3,000 target pseudo-intents and the 1,667 source utterances it gets right. "
-        "Self-training amplifies its teacher; on this teacher that is a loss.",
+    "mtop_de": [
+        "Findings, MTOP de (runs of 2026-12-02; one seed, 3,000 utterances per split, so not a test of the paper's "
+        "CLS claims): the source model is weak (3 epochs on 3,000 English utterances over 100+ intents: English dev "
+        "accuracy 60.7 % without BTF, 56.4 % after it), BTF costs 6.9 points on the target, and self-training on "
+        "that teacher loses 4.2 more, although its soft students copy it well (83 % and 92 % agreement): the hard "
+        "step's knee is at alpha 0.19 and keeps 894 of 3,000 target pseudo-intents and the 1,667 source utterances "
+        "it gets right. Self-training amplifies its teacher; on this teacher that is a loss.",
     ],
 }
-DATASETS = {  # sweep prefix -> (title, metric)
-    "conll": ("CoNLL NER, en -> de / es / nl (entity F1 %)", "slot_f1"),
-    "mtop": ("MTOP intents, en -> de (accuracy %; the paper: CLS sentiment)", "accuracy"),
+DATASETS = {  # sweep prefix -> (subsection title with the target language, metric)
+    "conll": ("CoNLL NER, en -> {lang} (entity F1 %)", "slot_f1"),
+    "mtop": ("MTOP intents, en -> {lang} (accuracy %; the paper: CLS sentiment)", "accuracy"),
 }
 
 
@@ -103,53 +103,40 @@ def steps(what: str, job: Path, results: dict, lang: str, metric: str) -> list[s
     return [f"- {what}: {scores}", *(f"  - {notes[k]}" for k in sorted(notes, key=lambda k: int(k.split("_")[1])))]
 
 
-def table(prefix: str, metric: str) -> list[str]:
-    sweeps = sorted(SWEEPS.glob(f"{prefix}_*"))
-    found = {s.name.split("_", 1)[1]: jobs(s, "st_row") for s in sweeps if s.is_dir()}
-    found = {lang: rows for lang, rows in found.items() if rows}
+def table(sweep: Path, metric: str) -> list[str]:
+    """One sweep's rows beside the paper's (CoNLL), each row's steps, the probes, the findings and wall times."""
+    found = jobs(sweep, "st_row")
     if not found:
         return []
-    langs = sorted(found)
+    prefix, lang = sweep.name.split("_", 1)
     paper = prefix == "conll"
-    head = "| row | " + " | ".join(f"{lang}" for lang in langs) + " | average |" + (" paper (mBERT) |" if paper else "")
-    lines = [head, "|---" * (len(langs) + 2 + paper) + "|"]
+    lines = [f"| row | {lang} |" + (" paper (mBERT) |" if paper else ""), "|---" * (2 + paper) + "|"]
     for row, label in ROWS.items():
-        cells, values = [], []
-        for lang in langs:
-            job = found[lang].get(row)
-            if job is None:
-                cells.append("")
-                continue
-            res = job["results"]
-            value = res["scores"][last_row(res)][lang].get(metric)
-            flagged = lang in res.get("flags", {}).get(last_row(res), {})
-            cells.append(pct(value) + (" !" if flagged else ""))
-            values.append(value)
-        if not values:
+        job = found.get(row)
+        if job is None:
             continue
-        avg = sum(values) / len(values) if len(values) == len(langs) else None
-        ref = " / ".join(f"{PAPER[row][lang]:.2f}" for lang in langs if lang in PAPER[row]) if paper else ""
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {pct(avg)} |" + (f" {ref} |" if paper else ""))
+        res = job["results"]
+        value = res["scores"][last_row(res)][lang].get(metric)
+        flagged = lang in res.get("flags", {}).get(last_row(res), {})
+        lines.append(
+            f"| {label} | {pct(value)}{' !' if flagged else ''} |" + (f" {PAPER[row][lang]:.2f} |" if paper else "")
+        )
     lines += [
         "",
         "Per step (target test score after each step; each soft step's dev agreement with its teacher, each hard "
         "step's alpha and kept):",
     ]
-    for lang in langs:
-        for row, label in ROWS.items():
-            job = found[lang].get(row)
-            if job is not None and len(job["results"]["scores"]) > 1:
-                lines += steps(f"{lang}, {label}", job["dir"], job["results"], lang, metric)
-    for run in sorted(PROBES.glob(f"{prefix}_*/results.json")):
+    for row, label in ROWS.items():
+        job = found.get(row)
+        if job is not None and len(job["results"]["scores"]) > 1:
+            lines += steps(f"{lang}, {label}", job["dir"], job["results"], lang, metric)
+    for run in sorted(PROBES.glob(f"{sweep.name}_*/results.json")):
         cfg = OmegaConf.load(run.parent / ".hydra" / "config.yaml")
         soft, hard = cfg.method.step_trainer.soft.epochs, cfg.method.step_trainer.hard.epochs
-        lang = cfg.language.code
         what = f"{lang}, full method with soft steps of {soft} epochs and hard ones of {hard} (a probe)"
         lines += steps(what, run.parent, json.loads(run.read_text()), lang, metric)
-    lines += ["", *FINDINGS.get(prefix, []), ""]
-    for lang in langs:
-        lines += [f"Wall times, {lang}:", "", *wall_times(found[lang], ROWS), ""]
-    return lines
+    lines += ["", *FINDINGS.get(sweep.name, []), ""]
+    return [*lines, f"Wall times, {lang}:", "", *wall_times(found, ROWS), ""]
 
 
 # Stage code fingerprints (distillx.store.BUILDING_CODE) other than the current one whose stages compute what the
@@ -161,35 +148,37 @@ EQUIVALENT_CODE = {
 }
 
 
-def built_by(prefix: str) -> str:
-    """Which code built the stages of a dataset's sweeps: the current code, or an equivalent one named above."""
+def built_by(sweep: Path) -> str:
+    """Which code built the stages of a sweep (and its probes): the current code, or an equivalent one named above."""
     current = code_fingerprint(BUILDING_CODE)
-    keys = [*SWEEPS.glob(f"{prefix}_*/*/stages/*/key.json"), *PROBES.glob(f"{prefix}_*/stages/*/key.json")]
+    keys = [*sweep.glob("*/stages/*/key.json"), *PROBES.glob(f"{sweep.name}_*/stages/*/key.json")]
     codes = {json.loads(k.read_text())["code"] for k in keys}
     if codes <= {current}:
-        return "Stages built by the current code."
+        return f"Stages built by the current code ({current})."
     named = [f"{c} ({EQUIVALENT_CODE[c]})" for c in sorted(codes - {current}) if c in EQUIVALENT_CODE]
     unknown = sorted(codes - {current} - set(EQUIVALENT_CODE))
     text = "Stages built by code " + "; ".join(named) + "." if named else ""
     return text + (f" Stages built by other code ({', '.join(unknown)}): rerun them." if unknown else "")
 
 
-def settings(prefix: str) -> str:
-    """What a dataset's sweeps ran with, read from its first finished full-method job's config (the rows differ
-    only by their ablation switches; the languages' jobs by their threads at most, named when they differ)."""
-    configs = [
-        OmegaConf.load(results.parent / ".hydra" / "config.yaml")
-        for results in sorted(SWEEPS.glob(f"{prefix}_*/*/results.json"))
-        if row_of(results.parent, "st_row") == "full"
-    ]
-    if not configs:
+def configs(sweep: Path) -> dict[str, DictConfig]:
+    """Row -> config of a sweep's finished jobs, in job order (the order ROWS must list them in to add rows)."""
+    done = sorted(sweep.glob("*/results.json"), key=lambda r: int(r.parent.name))
+    return {row_of(r.parent, "st_row"): OmegaConf.load(r.parent / ".hydra" / "config.yaml") for r in done}
+
+
+def settings(sweep: Path) -> str:
+    """What a sweep ran with, read from its full-method job's config (the rows differ only by their ablation
+    switches and, at most, their threads, named per row when they differ)."""
+    by_row = configs(sweep)
+    cfg = by_row.get("full")
+    if cfg is None:
         return ""
-    threads = {cfg.language.code: cfg.trainer.threads for cfg in configs}
+    threads = {row: c.trainer.threads for row, c in by_row.items()}
     if len(set(threads.values())) > 1:
-        per_job = "threads per job " + ", ".join(f"{lang} {n}" for lang, n in threads.items())
+        per_job = "threads per job: " + ", ".join(f"{row} {n}" for row, n in threads.items())
     else:
-        per_job = f"{configs[0].trainer.threads} thread(s) per job"
-    cfg = configs[0]
+        per_job = f"{cfg.trainer.threads} thread(s) per job"
     limit = cfg.split.limit
     data = "every utterance of every split" if limit is None else f"the first {limit} utterances of every split"
     lr, scale, steps = float(cfg.mplm.lr), cfg.method.lr_scale, cfg.method.step_trainer
@@ -207,6 +196,50 @@ def settings(prefix: str) -> str:
     )
 
 
+def reproduce(sweep: Path) -> str:
+    """The `experiments/selftrain_runs.sh` line that rebuilds a sweep, from its jobs' configs (rows in job order)."""
+    by_row = configs(sweep)
+    cfg = next(iter(by_row.values()))
+    prefix, lang = sweep.name.split("_", 1)
+    steps = cfg.method.step_trainer
+    knobs = {
+        "EPOCHS": cfg.trainer.epochs,
+        "LIMIT": cfg.split.limit,
+        "LR": None if float(cfg.mplm.lr) == 1e-4 else f"{float(cfg.mplm.lr):g}",
+        "SOFT_EPOCHS": None if steps.soft.epochs == 10 else steps.soft.epochs,
+        "HARD_EPOCHS": None if steps.hard.epochs == 10 else steps.hard.epochs,
+        "LANGUAGES": lang if prefix == "conll" else "",
+        "MTOP": 0 if prefix == "conll" else None,
+        "ROWS": ",".join(by_row),
+    }
+    env = " ".join(f"{k}={v}" for k, v in knobs.items() if v is not None)
+    threads: dict[int, list[str]] = {}
+    for row, c in by_row.items():
+        threads.setdefault(c.trainer.threads, []).append(row)
+    if len(threads) == 1:
+        return f"Reproduce: `THREADS={cfg.trainer.threads} {env} experiments/selftrain_runs.sh` (rerun to resume)."
+    split = "; ".join(f"THREADS={n} for {', '.join(rows)}" for n, rows in threads.items())
+    return f"Reproduce: `{env} experiments/selftrain_runs.sh` ({split}; rerun to resume)."
+
+
+def subsections(results_md: Path) -> dict[str, str]:
+    """The section's current ``### `` subsections in RESULTS.md, by heading: kept for sweeps not in outputs/."""
+    text = results_md.read_text(encoding="utf-8") if results_md.exists() else ""
+    start = text.find(HEADING + "\n")
+    if start < 0:
+        return {}
+    end = text.find("\n## ", start + len(HEADING))
+    body = text[start : end if end >= 0 else len(text)]
+    parts = body.split("\n### ")[1:]
+    return {"### " + p.split("\n", 1)[0]: "### " + p.rstrip("\n").split("\n\nReproduce the section:")[0] for p in parts}
+
+
+def rank(head: str) -> tuple[int, str]:
+    """Subsections in DATASETS' order, then by heading (so by language)."""
+    titles = [title.split("{")[0] for title, _ in DATASETS.values()]
+    return next((i for i, t in enumerate(titles) if head.startswith("### " + t)), len(titles)), head
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write", action="store_true", help="replace the section in benchmarks/RESULTS.md")
@@ -214,20 +247,28 @@ def main() -> None:
     blocks = [HEADING, ""]
     blocks.append(
         "mPLM: the offline multilingual-e5-small (the paper: mBERT cased). e5-small has no trained MLM head: BTF "
-        "trains a new one (decoder tied to the input embeddings) beside the encoder. Wall times on the 2-core CPU."
+        "trains a new one (decoder tied to the input embeddings) beside the encoder. Wall times on the 2-core CPU. "
+        "One subsection per sweep (`outputs/selftrain/<dataset>_<language>`), written from its outputs; a sweep "
+        "whose outputs are not on this machine keeps its subsection as last written, with the code that built it."
     )
+    kept = subsections(ROOT / "benchmarks" / "RESULTS.md")
+    written = {}
     for prefix, (title, metric) in DATASETS.items():
-        lines = table(prefix, metric)
-        if lines:
-            blocks += ["", f"### {title}", "", f"{settings(prefix)} {built_by(prefix)}", "", *lines]
+        for sweep in sorted(p for p in SWEEPS.glob(f"{prefix}_*") if p.is_dir()):
+            lines = table(sweep, metric)
+            if lines:
+                head = "### " + title.format(lang=sweep.name.split("_", 1)[1])
+                written[head] = "\n".join(
+                    [head, "", f"{settings(sweep)} {built_by(sweep)}", "", *lines, reproduce(sweep)]
+                )
+    order = sorted({*kept, *written}, key=rank)
+    for head in order:
+        blocks += ["", written.get(head) or kept[head]]
     blocks += [
         "",
-        "Reproduce: `THREADS=2 experiments/selftrain_runs.sh` (rerun to resume; LIMIT, EPOCHS and LANGUAGES as "
-        "used above; here: `EPOCHS=2 HARD_EPOCHS=2 LANGUAGES=de MTOP=0 experiments/selftrain_runs.sh` and "
-        "`LIMIT=3000 EPOCHS=3 SOFT_EPOCHS=30 HARD_EPOCHS=2 LANGUAGES= ROWS=finetune,no_st,full "
-        "experiments/selftrain_runs.sh`), the probe with `distillx method=selftrain +st_row=full` and the de "
-        "sweep's overrides plus `method.step_trainer.soft.epochs=30 "
-        "hydra.run.dir=outputs/selftrain_probe/conll_de_soft30`, then "
+        "Reproduce the section: each subsection's command, from the repository root (rerun to resume), the probe "
+        "with `distillx method=selftrain +st_row=full`, the de sweep's overrides and "
+        "`method.step_trainer.soft.epochs=30 hydra.run.dir=outputs/selftrain_probe/conll_de_soft30`, then "
         "`.venv/bin/python experiments/selftrain_tables.py --write`.",
     ]
     publish(blocks, HEADING, args.write)
