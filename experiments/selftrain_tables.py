@@ -66,6 +66,18 @@ FINDINGS = {
         "teacher is that under-trained 47.5 model, its soft student reaches 49 % agreement, and the chain ends at "
         "16.1: self-training needs a teacher worth copying.",
     ],
+    "conll_es": [
+        "Findings, es (runs of 2026-12-03; one seed, reduced; the paper's mBERT rows: 74.96, 76.62 with BTF): BTF "
+        "adds 2.3 points (the paper: 1.66). The same two rows from code f19733c with the English fine-tuning on one "
+        "thread (2026-12-02, outputs lost with that checkout) gave 60.9 and 63.1: the thread count alone moves a "
+        "single-seed figure by 2.5 points here, the BTF gain by 0.1.",
+        "- The self-training rows did not fit: es's 8.3k target sentences (32 words on average) take 385 s a soft "
+        "epoch on 2 threads, so 64 min a soft step at the paper's 10 epochs; with BTF (40 min), two fine-tunings "
+        "(24 min) and the hard step, the full row needs about 3.5 h, more than one session, and a new checkout keeps "
+        "neither outputs/ nor the stage cache. In the lost run of 2026-12-02, soft step 1 reached 87.1 % dev "
+        "agreement by epoch 9 of 10 (2.6k steps) and then held, and the hard step's knee was at alpha 0.94: "
+        "as on de, what a soft step needs is steps, not epochs.",
+    ],
     "mtop_de": [
         "Findings, MTOP de (runs of 2026-12-02; one seed, 3,000 utterances per split, so not a test of the paper's "
         "CLS claims): the source model is weak (3 epochs on 3,000 English utterances over 100+ intents: English dev "
@@ -121,20 +133,23 @@ def table(sweep: Path, metric: str) -> list[str]:
         lines.append(
             f"| {label} | {pct(value)}{' !' if flagged else ''} |" + (f" {PAPER[row][lang]:.2f} |" if paper else "")
         )
-    lines += [
-        "",
-        "Per step (target test score after each step; each soft step's dev agreement with its teacher, each hard "
-        "step's alpha and kept):",
-    ]
+    per_step = []
     for row, label in ROWS.items():
         job = found.get(row)
         if job is not None and len(job["results"]["scores"]) > 1:
-            lines += steps(f"{lang}, {label}", job["dir"], job["results"], lang, metric)
+            per_step += steps(f"{lang}, {label}", job["dir"], job["results"], lang, metric)
     for run in sorted(PROBES.glob(f"{sweep.name}_*/results.json")):
         cfg = OmegaConf.load(run.parent / ".hydra" / "config.yaml")
         soft, hard = cfg.method.step_trainer.soft.epochs, cfg.method.step_trainer.hard.epochs
         what = f"{lang}, full method with soft steps of {soft} epochs and hard ones of {hard} (a probe)"
-        lines += steps(what, run.parent, json.loads(run.read_text()), lang, metric)
+        per_step += steps(what, run.parent, json.loads(run.read_text()), lang, metric)
+    if per_step:
+        lines += [
+            "",
+            "Per step (target test score after each step; each soft step's dev agreement with its teacher, each "
+            "hard step's alpha and kept):",
+            *per_step,
+        ]
     lines += ["", *FINDINGS.get(sweep.name, []), ""]
     return [*lines, f"Wall times, {lang}:", "", *wall_times(found, ROWS), ""]
 
@@ -168,10 +183,10 @@ def configs(sweep: Path) -> dict[str, DictConfig]:
 
 
 def settings(sweep: Path) -> str:
-    """What a sweep ran with, read from its full-method job's config (the rows differ only by their ablation
-    switches and, at most, their threads, named per row when they differ)."""
+    """What a sweep ran with, read from its full-method job's config, else its first job's (the rows differ only by
+    their ablation switches and, at most, their threads, named per row when they differ)."""
     by_row = configs(sweep)
-    cfg = by_row.get("full")
+    cfg = by_row.get("full") or next(iter(by_row.values()), None)
     if cfg is None:
         return ""
     threads = {row: c.trainer.threads for row, c in by_row.items()}
@@ -182,14 +197,15 @@ def settings(sweep: Path) -> str:
     limit = cfg.split.limit
     data = "every utterance of every split" if limit is None else f"the first {limit} utterances of every split"
     lr, scale, steps = float(cfg.mplm.lr), cfg.method.lr_scale, cfg.method.step_trainer
+    schedule = f"schedule [{', '.join(cfg.method.schedule)}], " if cfg.method.schedule else ""  # none: no ST row
     return (
         f"Data: {data} per language, the target train split as the unlabeled target text (the paper: 60k "
         f"Wikipedia sentences with the source's entities for CoNLL), `trainer=paper` with {cfg.trainer.epochs} "
         f"epochs of fine-tuning, self-training steps of {steps.soft.epochs} (soft) and {steps.hard.epochs} "
         f"(hard) epochs (the paper: 10 each), {per_job}, BTF "
         f"{cfg.method.btf.trainer.epochs} epochs at LR {cfg.method.btf.lr:g} "
-        f"with the embeddings and {cfg.method.btf.frozen_layers} bottom layers frozen, schedule "
-        f"[{', '.join(cfg.method.schedule)}], learning rates {lr * scale.soft:.3g} (soft) and "
+        f"with the embeddings and {cfg.method.btf.frozen_layers} bottom layers frozen, {schedule}learning rates "
+        f"{lr * scale.soft:.3g} (soft) and "
         f"{lr * scale.hard:.3g} (hard) (the paper's 3e-5 and 1e-6 scaled to the mPLM's {lr:g}: e5-small "
         f"learns NER too slowly at 3e-5 for a few epochs, see `experiments/selftrain_runs.sh`), voters of the "
         f"encoder's width plus {list(cfg.method.voters.offsets)}. One seed ({cfg.seed})."
@@ -259,7 +275,7 @@ def main() -> None:
             if lines:
                 head = "### " + title.format(lang=sweep.name.split("_", 1)[1])
                 written[head] = "\n".join(
-                    [head, "", f"{settings(sweep)} {built_by(sweep)}", "", *lines, reproduce(sweep)]
+                    [head, "", f"{settings(sweep)} {built_by(sweep)}".strip(), "", *lines, reproduce(sweep)]
                 )
     order = sorted({*kept, *written}, key=rank)
     for head in order:
