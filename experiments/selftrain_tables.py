@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "experiments"))
 from mblm_tables import jobs, pct, publish, row_of, wall_times  # noqa: E402
+from results_md import read_section  # noqa: E402  (on the path through mblm_tables)
 
 from distillx.distill.selftrain import agreement  # noqa: E402
 from distillx.files import code_fingerprint  # noqa: E402
@@ -219,23 +221,46 @@ def settings(sweep: Path) -> str:
     )
 
 
+RUNS = ROOT / "experiments" / "selftrain_runs.sh"
+
+
+def script_defaults() -> dict[str, str]:
+    """The run script's knobs with a default (``${NAME:-default}``): a reproduce line names only those it changes."""
+    return dict(re.findall(r"\$\{(\w+):-([^}]*)\}", RUNS.read_text(encoding="utf-8")))
+
+
+def changed(value: object, default: str | None) -> bool:
+    """Whether a knob must be named to get ``value``: None is never named (the script's default, or unset), a
+    script default is compared as a number where it is one."""
+    if value is None or default is None:
+        return value is not None
+    if default == "null":
+        return True
+    try:
+        return float(value) != float(default)
+    except ValueError:
+        return str(value) != default
+
+
 def reproduce(sweep: Path) -> str:
-    """The `experiments/selftrain_runs.sh` line that rebuilds a sweep, from its jobs' configs (rows in job order)."""
+    """The `experiments/selftrain_runs.sh` line that rebuilds a sweep, from its jobs' configs (rows in job order):
+    the epochs always, every other knob where it differs from the script's default."""
     by_row = configs(sweep)
     cfg = next(iter(by_row.values()))
     prefix, lang = sweep.name.split("_", 1)
-    steps = cfg.method.step_trainer
+    steps, defaults = cfg.method.step_trainer, script_defaults()
     knobs = {
         "EPOCHS": cfg.trainer.epochs,
         "LIMIT": cfg.split.limit,
-        "LR": None if float(cfg.mplm.lr) == 1e-4 else f"{float(cfg.mplm.lr):g}",
-        "SOFT_EPOCHS": None if steps.soft.epochs == 10 else steps.soft.epochs,
-        "HARD_EPOCHS": None if steps.hard.epochs == 10 else steps.hard.epochs,
+        "LR": float(cfg.mplm.lr),
+        "SOFT_EPOCHS": steps.soft.epochs,
+        "HARD_EPOCHS": steps.hard.epochs,
         "LANGUAGES": lang if prefix == "conll" else "",
         "MTOP": 0 if prefix == "conll" else None,
         "ROWS": ",".join(by_row),
     }
-    env = " ".join(f"{k}={v}" for k, v in knobs.items() if v is not None)
+    shown = {k: v for k, v in knobs.items() if k == "EPOCHS" or changed(v, defaults.get(k))}
+    env = " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items())
     threads: dict[int, list[str]] = {}
     for row, c in by_row.items():
         threads.setdefault(c.trainer.threads, []).append(row)
@@ -247,13 +272,7 @@ def reproduce(sweep: Path) -> str:
 
 def subsections(results_md: Path) -> dict[str, str]:
     """The section's current ``### `` subsections in RESULTS.md, by heading: kept for sweeps not in outputs/."""
-    text = results_md.read_text(encoding="utf-8") if results_md.exists() else ""
-    start = text.find(HEADING + "\n")
-    if start < 0:
-        return {}
-    end = text.find("\n## ", start + len(HEADING))
-    body = text[start : end if end >= 0 else len(text)]
-    parts = body.split("\n### ")[1:]
+    parts = (read_section(results_md, HEADING) or "").split("\n### ")[1:]
     return {"### " + p.split("\n", 1)[0]: "### " + p.rstrip("\n").split("\n\nReproduce the section:")[0] for p in parts}
 
 

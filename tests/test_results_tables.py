@@ -1,0 +1,92 @@
+"""The RESULTS.md plumbing of the table scripts: a section is read and replaced without touching the others, and
+the self-training tables keep the subsections of sweeps whose outputs are gone (a new checkout has no outputs/)
+and name in each reproduce line exactly the run script's knobs a sweep changed."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from results_md import read_section, replace_section  # noqa: E402
+
+HEADING = "## Two"
+DOC = "# Benchmarks\n\n## One\n\nfirst\n\n## Two\n\nsecond\n\n### a\n\nkept\n\n## Three\n\nthird\n"
+
+
+def test_read_section_reads_up_to_the_next_level2_heading(tmp_path: Path):
+    path = tmp_path / "RESULTS.md"
+    assert read_section(path, HEADING) is None, "no file"
+    path.write_text(DOC)
+    assert read_section(path, HEADING) == "## Two\n\nsecond\n\n### a\n\nkept\n\n"
+    assert read_section(path, "## Three") == "## Three\n\nthird\n"
+    assert read_section(path, "## Four") is None
+
+
+def test_replace_section_keeps_every_other_section(tmp_path: Path):
+    path = tmp_path / "RESULTS.md"
+    path.write_text(DOC)
+    replace_section(path, HEADING, "## Two\n\nnew")
+    assert path.read_text() == DOC.replace("second\n\n### a\n\nkept\n", "new\n")
+    replace_section(path, "## Three", "## Three\n\nlast")
+    assert path.read_text().endswith("## Two\n\nnew\n\n## Three\n\nlast\n")
+    replace_section(path, "## Four", "## Four\n\nadded")
+    assert path.read_text().endswith("## Three\n\nlast\n\n## Four\n\nadded\n")
+
+
+def _selftrain_tables():
+    spec = importlib.util.spec_from_file_location("selftrain_tables", REPO / "experiments" / "selftrain_tables.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_selftrain_subsections_are_kept_as_written(tmp_path: Path):
+    tables = _selftrain_tables()
+    mtop = "### MTOP intents, en -> de (accuracy %)\n\n| row | de |\n|---|---|\n| full | 39.8 |\n\nReproduce: `x`."
+    conll = "### CoNLL NER, en -> es (entity F1 %)\n\nsettings\n\n| row | es |\n\nReproduce: `y`."
+    section = f"{tables.HEADING}\n\nintro\n\n{mtop}\n\n{conll}\n\nReproduce the section: all of them.\n"
+    path = tmp_path / "RESULTS.md"
+    path.write_text(f"# Benchmarks\n\n{section}\n## Next\n\nother\n")
+    kept = tables.subsections(path)
+    assert kept == {mtop.split("\n")[0]: mtop, conll.split("\n")[0]: conll}
+    assert sorted(kept, key=tables.rank) == [conll.split("\n")[0], mtop.split("\n")[0]], "CoNLL before MTOP"
+    assert tables.subsections(tmp_path / "missing.md") == {}
+
+
+def test_selftrain_reproduce_names_the_knobs_that_differ_from_the_script(monkeypatch):
+    tables = _selftrain_tables()
+    defaults = tables.script_defaults()
+    assert defaults["LR"] == "1e-4" and defaults["SOFT_EPOCHS"] == "10", defaults
+
+    def config(threads: int, lr: float, limit: int | None) -> object:
+        steps = {"soft": {"epochs": 10}, "hard": {"epochs": 2}}
+        return OmegaConf.create(
+            {
+                "trainer": {"epochs": 3, "threads": threads},
+                "split": {"limit": limit},
+                "mplm": {"lr": lr},
+                "method": {"step_trainer": steps},
+            }
+        )
+
+    monkeypatch.setattr(
+        tables, "configs", lambda sweep: {"finetune": config(2, 1e-4, None), "full": config(2, 1e-4, None)}
+    )
+    line = tables.reproduce(Path("conll_es"))
+    assert line == (
+        "Reproduce: `THREADS=2 EPOCHS=3 HARD_EPOCHS=2 LANGUAGES=es MTOP=0 ROWS=finetune,full "
+        "experiments/selftrain_runs.sh` (rerun to resume)."
+    ), line
+    monkeypatch.setattr(
+        tables, "configs", lambda sweep: {"finetune": config(1, 3e-5, 3000), "no_st": config(2, 3e-5, 3000)}
+    )
+    line = tables.reproduce(Path("mtop_de"))
+    assert line == (
+        "Reproduce: `EPOCHS=3 LIMIT=3000 LR=3e-05 HARD_EPOCHS=2 LANGUAGES= ROWS=finetune,no_st "
+        "experiments/selftrain_runs.sh` (THREADS=1 for finetune; THREADS=2 for no_st; rerun to resume)."
+    ), line
