@@ -6,11 +6,12 @@
 # trainer's epochs, LR the mPLM's learning rate, SOFT_EPOCHS / HARD_EPOCHS the self-training steps' epochs, the
 # paper's 10 by default; ROWS a subset of the rows, e.g. ROWS=finetune,no_st,full, and to add rows to a sweep later
 # list its earlier ones first, in their order, as its jobs are numbered (ROWS=finetune,no_st,full,no_btf,no_at,no_vm);
-# LANGUAGES the CoNLL targets (LANGUAGES= none); MTOP=0 skips MTOP). e5-small is slow to start on NER: fine-tuned
-# on 2,000 CoNLL sentences for 3 epochs (190 steps) at 1e-4 it reaches 22.5 % English dev F1, at 3e-4 it collapses
-# to "no entity"; on all 14,041 sentences at 1e-4 it reaches 25.7 / 88.2 / 91.2 % after epochs 1-3 (~280 s an
-# epoch, 1 thread). Hence the defaults: every sentence, LR 1e-4 (the paper's 3e-5 is for mBERT over more steps),
-# 3 epochs.
+# LANGUAGES the CoNLL targets (LANGUAGES= none); MTOP=0 skips MTOP; SEEDS more seeds of the same rows, e.g.
+# SEEDS=1,2, into <sweep>_seeds beside the seed-42 sweep, for the tables' spread over seeds).
+# e5-small is slow to start on NER: fine-tuned on 2,000 CoNLL sentences for 3 epochs (190 steps) at 1e-4 it reaches
+# 22.5 % English dev F1, at 3e-4 it collapses to "no entity"; on all 14,041 sentences at 1e-4 it reaches 25.7 / 88.2
+# / 91.2 % after epochs 1-3 (~280 s an epoch, 1 thread). Hence the defaults: every sentence, LR 1e-4 (the paper's
+# 3e-5 is for mBERT over more steps), 3 epochs.
 # Soft steps on a small target text need more than the paper's 10 epochs (it had 60k sentences): on CoNLL de's 2.6k,
 # 10 epochs leave round 2's student at 62 % dev agreement with its teacher and 33 % test F1, 30 epochs at 90 % and
 # 62 % (SOFT_EPOCHS=30; RESULTS.md has both).
@@ -21,6 +22,7 @@ E5="method=selftrain mplm=e5_small mplm.name_or_path=$HOME/.cache/distillx/mplm/
 mkdir -p outputs/selftrain
 run() {  # name, then the dataset's overrides
   local name=$1; shift
+  if [ -n "${SEEDS:-}" ]; then name=${name}_seeds; set -- "$@" seed="$SEEDS"; fi
   $DISTILLX --multirun +experiment=selftrain_ablations $E5 ${ROWS:+"+st_row=$ROWS"} "$@" hydra.sweep.dir=outputs/selftrain/$name > outputs/selftrain/$name.log 2>&1
 }
 for lang in ${LANGUAGES-de es nl}; do

@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "experiments"))
-from mblm_tables import jobs, pct, publish, row_of, wall_times  # noqa: E402
+from mblm_tables import jobs, mean_std, pct, publish, row_of, wall_times  # noqa: E402
 from results_md import read_section  # noqa: E402  (on the path through mblm_tables)
 
 from distillx.distill.selftrain import agreement  # noqa: E402
@@ -124,6 +124,55 @@ def steps(what: str, job: Path, results: dict, lang: str, metric: str) -> list[s
     return [f"- {what}: {scores}", *(f"  - {notes[k]}" for k in sorted(notes, key=lambda k: int(k.split("_")[1])))]
 
 
+def job_seed(job: Path) -> int:
+    return int(OmegaConf.load(job / ".hydra" / "config.yaml").seed)
+
+
+def finished_seeds(sweep: Path) -> list[int]:
+    """The seeds of a sweep's finished jobs."""
+    return sorted({job_seed(results.parent) for results in sweep.glob("*/results.json")})
+
+
+def seeds_of(sweep: Path) -> Path:
+    """Where a sweep's extra seeds are (``SEEDS=1,2 experiments/selftrain_runs.sh``)."""
+    return sweep.with_name(sweep.name + "_seeds")
+
+
+def spread(sweep: Path, lang: str, metric: str) -> list[str]:
+    """Each row's target score over the seeds of a sweep and its ``_seeds`` sweep, mean ± sample std, and for rows
+    with self-training steps the gain of the steps over the row's own fine-tuned model, paired by seed (empty when
+    no row has two seeds)."""
+    runs: dict[str, dict[int, tuple[float, float]]] = {}  # row -> seed -> (fine-tuned, last step)
+    stepped = set()  # rows with self-training steps
+    for results in [*sweep.glob("*/results.json"), *seeds_of(sweep).glob("*/results.json")]:
+        row, res = row_of(results.parent, "st_row"), json.loads(results.read_text())
+        order = in_order(res)
+        first, last = (res["scores"][role][lang].get(metric) for role in (order[0], order[-1]))
+        if row is not None and first is not None and last is not None:
+            seed = job_seed(results.parent)
+            runs.setdefault(row, {})[seed] = (100 * first, 100 * last)
+            stepped |= {row} if len(order) > 1 else set()
+    if all(len(by_seed) < 2 for by_seed in runs.values()):
+        return []
+    lines = [
+        "",
+        f"Spread over seeds, {lang} (mean ± sample std of the target test score; the self-training gain is the last "
+        "step's score minus the row's fine-tuned model's, paired by seed):",
+        "",
+        "| row | score | self-training gain | seeds |",
+        "|---|---|---|---|",
+    ]
+    for row, label in ROWS.items():
+        by_seed = runs.get(row, {})
+        if len(by_seed) < 2:
+            continue
+        gains = [last - first for first, last in by_seed.values()]
+        gain = f"{mean_std(gains)} (> 0 in {sum(g > 0 for g in gains)} of {len(gains)})" if row in stepped else "—"
+        seeds = ", ".join(map(str, sorted(by_seed)))
+        lines.append(f"| {label} | {mean_std([last for _, last in by_seed.values()])} | {gain} | {seeds} |")
+    return lines
+
+
 def table(sweep: Path, metric: str) -> list[str]:
     """One sweep's rows beside the paper's (CoNLL), each row's steps, the probes, the findings and wall times."""
     found = jobs(sweep, "st_row")
@@ -159,6 +208,7 @@ def table(sweep: Path, metric: str) -> list[str]:
             "hard step's alpha and kept):",
             *per_step,
         ]
+    lines += spread(sweep, lang, metric)
     lines += ["", *FINDINGS.get(sweep.name, []), ""]
     return [*lines, f"Wall times, {lang}:", "", *wall_times(found, ROWS), ""]
 
@@ -175,7 +225,11 @@ EQUIVALENT_CODE = {
 def built_by(sweep: Path) -> str:
     """Which code built the stages of a sweep (and its probes): the current code, or an equivalent one named above."""
     current = code_fingerprint(BUILDING_CODE)
-    keys = [*sweep.glob("*/stages/*/key.json"), *PROBES.glob(f"{sweep.name}_*/stages/*/key.json")]
+    keys = [
+        *sweep.glob("*/stages/*/key.json"),
+        *seeds_of(sweep).glob("*/stages/*/key.json"),
+        *PROBES.glob(f"{sweep.name}_*/stages/*/key.json"),
+    ]
     codes = {json.loads(k.read_text())["code"] for k in keys}
     if codes <= {current}:
         return f"Stages built by the current code ({current})."
@@ -203,6 +257,12 @@ def settings(sweep: Path) -> str:
         per_job = "threads per job: " + ", ".join(f"{row} {n}" for row, n in threads.items())
     else:
         per_job = f"{cfg.trainer.threads} thread(s) per job"
+    extra = finished_seeds(seeds_of(sweep))
+    seeds = (
+        f"Seed {cfg.seed}; seeds {', '.join(map(str, extra))} too in the spread below."
+        if extra
+        else f"One seed ({cfg.seed})."
+    )
     limit = cfg.split.limit
     data = "every utterance of every split" if limit is None else f"the first {limit} utterances of every split"
     lr, scale, steps = float(cfg.mplm.lr), cfg.method.lr_scale, cfg.method.step_trainer
@@ -217,7 +277,7 @@ def settings(sweep: Path) -> str:
         f"{lr * scale.soft:.3g} (soft) and "
         f"{lr * scale.hard:.3g} (hard) (the paper's 3e-5 and 1e-6 scaled to the mPLM's {lr:g}: e5-small "
         f"learns NER too slowly at 3e-5 for a few epochs, see `experiments/selftrain_runs.sh`), voters of the "
-        f"encoder's width plus {list(cfg.method.voters.offsets)}. One seed ({cfg.seed})."
+        f"encoder's width plus {list(cfg.method.voters.offsets)}. {seeds}"
     )
 
 
@@ -247,8 +307,9 @@ def reproduce(sweep: Path) -> str:
     the epochs always, every other knob where it differs from the script's default."""
     by_row = configs(sweep)
     cfg = next(iter(by_row.values()))
-    prefix, lang = sweep.name.split("_", 1)
+    prefix, lang = sweep.name.removesuffix("_seeds").split("_", 1)
     steps, defaults = cfg.method.step_trainer, script_defaults()
+    seeds = finished_seeds(sweep)
     knobs = {
         "EPOCHS": cfg.trainer.epochs,
         "LIMIT": cfg.split.limit,
@@ -258,6 +319,7 @@ def reproduce(sweep: Path) -> str:
         "LANGUAGES": lang if prefix == "conll" else "",
         "MTOP": 0 if prefix == "conll" else None,
         "ROWS": ",".join(by_row),
+        "SEEDS": ",".join(map(str, seeds)) if sweep.name.endswith("_seeds") else None,
     }
     shown = {k: v for k, v in knobs.items() if k == "EPOCHS" or changed(v, defaults.get(k))}
     env = " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items())
@@ -296,12 +358,13 @@ def main() -> None:
     kept = subsections(ROOT / "benchmarks" / "RESULTS.md")
     written = {}
     for prefix, (title, metric) in DATASETS.items():
-        for sweep in sorted(p for p in SWEEPS.glob(f"{prefix}_*") if p.is_dir()):
+        for sweep in sorted(p for p in SWEEPS.glob(f"{prefix}_*") if p.is_dir() and not p.name.endswith("_seeds")):
             lines = table(sweep, metric)
             if lines:
                 head = "### " + title.format(lang=sweep.name.split("_", 1)[1])
+                more = [reproduce(seeds_of(sweep))] if configs(seeds_of(sweep)) else []
                 written[head] = "\n".join(
-                    [head, "", f"{settings(sweep)} {built_by(sweep)}".strip(), "", *lines, reproduce(sweep)]
+                    [head, "", f"{settings(sweep)} {built_by(sweep)}".strip(), "", *lines, reproduce(sweep), *more]
                 )
     order = sorted({*kept, *written}, key=rank)
     for head in order:

@@ -5,6 +5,7 @@ and name in each reproduce line exactly the run script's knobs a sweep changed."
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -90,3 +91,30 @@ def test_selftrain_reproduce_names_the_knobs_that_differ_from_the_script(monkeyp
         "Reproduce: `EPOCHS=3 LIMIT=3000 LR=3e-05 HARD_EPOCHS=2 LANGUAGES= ROWS=finetune,no_st "
         "experiments/selftrain_runs.sh` (THREADS=1 for finetune; THREADS=2 for no_st; rerun to resume)."
     ), line
+
+
+def _job(sweep: Path, number: int, row: str, seed: int, scores: dict[str, float]) -> None:
+    """A finished job as a sweep keeps it: its overrides, its composed config's seed and its target scores."""
+    hydra = sweep / str(number) / ".hydra"
+    hydra.mkdir(parents=True)
+    (hydra / "overrides.yaml").write_text(f"- +st_row={row}\n- method=selftrain\n")
+    (hydra / "config.yaml").write_text(f"seed: {seed}\n")
+    results = {"scores": {role: {"de": {"accuracy": value}} for role, value in scores.items()}}
+    (sweep.parent / sweep.name / str(number) / "results.json").write_text(json.dumps(results))
+
+
+def test_selftrain_spread_pairs_each_rows_gain_by_seed(tmp_path: Path):
+    tables = _selftrain_tables()
+    sweep = tmp_path / "mtop_de"
+    _job(sweep, 0, "finetune", 42, {"finetuned": 0.60})
+    _job(sweep, 1, "no_vm", 42, {"finetuned": 0.65, "soft1": 0.66, "soft3": 0.67})
+    _job(sweep, 2, "full", 42, {"finetuned": 0.55, "soft1": 0.45})
+    assert tables.spread(sweep, "de", "accuracy") == [], "one seed: no spread"
+    seeds = tmp_path / "mtop_de_seeds"
+    _job(seeds, 0, "finetune", 1, {"finetuned": 0.62})
+    _job(seeds, 1, "no_vm", 1, {"finetuned": 0.70, "soft3": 0.69})  # the steps lose 1 point with this seed
+    lines = tables.spread(sweep, "de", "accuracy")
+    assert "| zero-shot fine-tuning (MBERT row) | 61.0 ± 1.4 | — | 1, 42 |" in lines, lines
+    assert "| - VM (no voters) | 68.0 ± 1.4 | 0.5 ± 2.1 (> 0 in 1 of 2) | 1, 42 |" in lines, lines
+    assert not any(line.startswith("| full method") for line in lines), "a row with one seed has no spread"
+    assert tables.finished_seeds(seeds) == [1]
