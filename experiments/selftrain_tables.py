@@ -152,7 +152,8 @@ def spread(sweep: Path, lang: str, metric: str) -> list[str]:
         if row is not None and first is not None and last is not None:
             seed = job_seed(results.parent)
             runs.setdefault(row, {})[seed] = (100 * first, 100 * last)
-            stepped |= {row} if len(order) > 1 else set()
+            if len(order) > 1:
+                stepped.add(row)
     if all(len(by_seed) < 2 for by_seed in runs.values()):
         return []
     lines = [
