@@ -178,11 +178,12 @@ def spread(sweep: Path, lang: str, metric: str) -> list[str]:
         by_seed = runs.get(row, {})
         if len(by_seed) < 2:
             continue
-        gains = [last - first for first, last in by_seed.values()]
-        gain = f"{mean_std(gains)} (> 0 in {sum(g > 0 for g in gains)} of {len(gains)})" if row in stepped else "—"
+        gains = {seed: last - first for seed, (first, last) in by_seed.items()}
+        n_up = sum(g > 0 for g in gains.values())
+        gain = f"{mean_std(list(gains.values()))} (> 0 in {n_up} of {len(gains)})" if row in stepped else "—"
         each = "; ".join(
-            f"{seed}: {last:.1f}" + (f" ({last - first:+.1f})" if row in stepped else "")
-            for seed, (first, last) in sorted(by_seed.items())
+            f"{seed}: {by_seed[seed][1]:.1f}" + (f" ({gains[seed]:+.1f})" if row in stepped else "")
+            for seed in sorted(by_seed)
         )
         lines.append(f"| {label} | {mean_std([last for _, last in by_seed.values()])} | {gain} | {each} |")
     return lines
