@@ -10,17 +10,21 @@ export HF_HUB_DISABLE_PROGRESS_BARS ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 MLFLOW_DB ?= outputs/mlflow.db
 
-.PHONY: help install apertium demo test test-slow lint ui bench clean
+.PHONY: help install lock apertium demo test test-slow lint ui bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-install:  ## create .venv and install distillx with its test tools (CPU torch pinned by constraints.txt)
+install:  ## create .venv and install distillx with its test tools (versions pinned by constraints.txt)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -c constraints.txt -e ".[dev]"
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then $(MAKE) apertium; \
 	else echo "translator=apertium needs Debian's apertium apertium-eng-spa: run 'make apertium' as root"; fi
+
+lock:  ## re-pin constraints.txt to the packages in .venv (after upgrading them and seeing make test pass)
+	{ grep '^#' constraints.txt; echo "torch==$$($(BIN)/python -c 'import torch; print(torch.__version__.split("+")[0])')"; \
+	$(BIN)/pip freeze --exclude-editable | grep -v '^torch=='; } > constraints.txt.new && mv constraints.txt.new constraints.txt
 
 apertium:  ## install the Apertium MT engine and its English-Spanish pair (Debian/Ubuntu, as root)
 	apt-get update

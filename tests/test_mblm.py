@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 from transformers import BertConfig, BertModel
+from transformers.masking_utils import create_bidirectional_mask
 
 from distillx.errors import DistillxError
 from distillx.models.heads import TaskHeads
@@ -109,9 +110,7 @@ def test_without_mixers_inference_is_single_or_all_and_zero_shot_averages(bert_d
     assert not torch.allclose(outs["en"], outs["fr"])
     zero_shot = single(ids, mask, language="de").tokens  # no branch of its own: the mean of all branches
     below = single.model.embeddings(input_ids=ids)
-    att, _ = single.model._create_attention_masks(
-        attention_mask=mask, encoder_attention_mask=None, embedding_output=below, encoder_hidden_states=None, cache=None
-    )
+    att = create_bidirectional_mask(config=single.model.config, inputs_embeds=below, attention_mask=mask)
     means = torch.stack([single._run(b, below, att) for b in single.branches.values()]).mean(0)
     for layer in single.above:
         means = layer(means, attention_mask=att)

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+from transformers.masking_utils import create_bidirectional_mask
 
 from distillx.errors import DistillxError
 from distillx.models.encoder import Encoded, masked_mean
@@ -70,7 +71,7 @@ class MBLMEncoder(PretrainedEncoder):
     ) -> None:
         super().__init__(name_or_path, pooling, random_init, freeze_embeddings, seed)
         layers = getattr(getattr(self.model, "encoder", None), "layer", None)
-        if not isinstance(layers, nn.ModuleList) or not hasattr(self.model, "_create_attention_masks"):
+        if not isinstance(layers, nn.ModuleList) or not hasattr(self.model, "embeddings"):
             raise DistillxError(
                 f"student.encoder: {type(self.model).__name__} is not a BERT / XLM-R-like encoder (embeddings, "
                 "encoder.layer, attention masks); MBLM needs one"
@@ -114,13 +115,9 @@ class MBLMEncoder(PretrainedEncoder):
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, language: str | None = None, **_: object
     ) -> Encoded:
         states = self.model.embeddings(input_ids=input_ids)
-        mask, _unused = self.model._create_attention_masks(
-            attention_mask=attention_mask,
-            encoder_attention_mask=None,
-            embedding_output=states,
-            encoder_hidden_states=None,
-            cache=None,
-        )
+        # The public mask builder the encoder's own forward uses (not its private helper, whose signature
+        # changes between transformers releases: 5.25 added ``position_ids``).
+        mask = create_bidirectional_mask(config=self.model.config, inputs_embeds=states, attention_mask=attention_mask)
         for layer in self.below:
             states = layer(states, attention_mask=mask)
         if self.branch_classifiers:  # position=top: each branch's output goes to its own classifier
