@@ -1,4 +1,4 @@
-"""The stage store: keys from inputs and code, stale stages never served, parallel jobs build a stage once."""
+"""The stage store: keys from inputs, code and libraries; stale stages never served; parallel builds happen once."""
 
 from __future__ import annotations
 
@@ -40,6 +40,20 @@ def test_a_code_change_makes_a_new_stage(tmp_path: Path, monkeypatch):
     after = StageStore(tmp_path / "run", tmp_path / "cache").stage("s", {"lr": 1}, shared=True)
     assert before.real_dir != after.real_dir
     assert code_fingerprint(("fakecode",)) == after.key["code"]
+
+
+def test_another_transformers_release_makes_a_new_stage_and_says_which(tmp_path: Path, monkeypatch, caplog):
+    """transformers 5.25 changed what an internal call takes; a stage built under 5.24 is not served under it."""
+    import transformers
+
+    run = tmp_path / "run"
+    before = StageStore(run, tmp_path / "cache").stage("s", {"lr": 1}, shared=True)
+    assert before.key["libraries"]["transformers"] == transformers.__version__
+    monkeypatch.setattr(store_module, "library_versions", lambda names: {n: "99.0" for n in names})
+    with caplog.at_level(logging.WARNING):
+        after = StageStore(run, tmp_path / "cache").stage("s", {"lr": 1}, shared=True)
+    assert before.real_dir != after.real_dir
+    assert f'libraries.transformers: "{transformers.__version__}" -> "99.0"' in caplog.text
 
 
 def test_rerun_with_a_changed_config_repoints_shared_stages_and_refuses_local_ones(tmp_path: Path, caplog):

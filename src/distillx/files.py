@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from importlib import metadata
 from pathlib import Path
 from typing import IO, Any
 
@@ -130,6 +131,17 @@ def code_fingerprint(packages: Iterable[str]) -> str:
             h.update(f"{name}/{file.relative_to(root).as_posix()}\0".encode())
             h.update(file.read_bytes())
     return h.hexdigest()[:DIGEST_CHARS]
+
+
+def library_versions(names: Iterable[str]) -> dict[str, str | None]:
+    """Installed versions of ``names`` (None when not installed): their dictionaries and models change results."""
+    versions: dict[str, str | None] = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
 
 
 # ---------------------------------------------------------------------------------------------------- locks

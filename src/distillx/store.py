@@ -2,8 +2,9 @@
 
 A stage's key is computed here from the inputs the stage hands over (the config of every model, the trainer
 and the objective it uses, digests of the examples it reads and of its teachers' weights) plus a fingerprint
-of the code that builds stages, so nothing is listed by hand and nothing stale is served: after a change to
-the data, the config or the code, the key differs and the stage is built anew, beside the old one.
+of the code that builds stages and the versions of the libraries it runs on, so nothing is listed by hand and
+nothing stale is served: after a change to the data, the config, the code or torch / transformers / tokenizers,
+the key differs and the stage is built anew, beside the old one.
 
 Shared stages (``share_stages``; those that depend neither on the target language nor on the student) live
 under ``cache_dir/stages/<name>-<digest>``, so a sweep trains them once; the others under the run's
@@ -23,7 +24,16 @@ from pathlib import Path
 from typing import Any
 
 from distillx.errors import DistillxError
-from distillx.files import atomic_write_json, canonical_json, code_fingerprint, digest, locked, plain_json, read_json
+from distillx.files import (
+    atomic_write_json,
+    canonical_json,
+    code_fingerprint,
+    digest,
+    library_versions,
+    locked,
+    plain_json,
+    read_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +55,10 @@ BUILDING_CODE = (
 teachers, the training loop. Not the methods, steps, augmentation or translators: what they choose reaches the key
 as content (example digests, model identities, objective settings), so adding or editing a method does not
 retrain the stages other methods share. Nor reporting, tracking or the command line."""
+
+BUILDING_LIBRARIES = ("torch", "transformers", "tokenizers")
+"""The libraries whose releases can change what the same code computes (kernels, model classes, tokenization):
+a stage built under other versions of them is another stage."""
 
 KEY_FILE = "key.json"
 
@@ -101,10 +115,11 @@ class StageStore:
         self.output_dir = Path(output_dir)
         self.shared_root = None if shared_root is None else Path(shared_root).expanduser()
         self.code = code_fingerprint(BUILDING_CODE)
+        self.libraries = library_versions(BUILDING_LIBRARIES)
 
     def stage(self, name: str, inputs: Mapping[str, Any], *, shared: bool = False) -> Stage:
         """The stage ``name`` built from ``inputs`` (JSON-able; configs and digests), created if new."""
-        key = {"stage": name, "inputs": plain_json(inputs), "code": self.code}
+        key = {"stage": name, "inputs": plain_json(inputs), "code": self.code, "libraries": self.libraries}
         local = self.output_dir / "stages" / name
         if shared and self.shared_root is not None:
             real = self.shared_root / f"{name}-{digest(key)}"

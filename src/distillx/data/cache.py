@@ -46,7 +46,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import fields
 from functools import cache
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +61,7 @@ from distillx.files import (
     digest_lines,
     fsync_dir,
     fsync_tree,
+    library_versions,
     plain_json,
     remove_stale,
 )
@@ -120,17 +120,6 @@ def fingerprint_files(paths: Iterable[str | Path]) -> list[tuple[str, int, int]]
 
 def _hidden(relative: Path) -> bool:
     return any(part.startswith(".") for part in relative.parts)
-
-
-def library_versions(names: Iterable[str]) -> dict[str, str | None]:
-    """Installed versions of ``names`` (None when not installed): their dictionaries and models change results."""
-    versions: dict[str, str | None] = {}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
 
 
 def tokenizer_fingerprint(tokenizer: Any) -> str:
