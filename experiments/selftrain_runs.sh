@@ -16,6 +16,10 @@
 # 10 epochs leave round 2's student at 62 % dev agreement with its teacher and 33 % test F1, 30 epochs at 90 % and
 # 62 % (SOFT_EPOCHS=30; RESULTS.md has both).
 # Resumable: rerun it; the BTF model, the fine-tuned model and shared steps are trained once.
+# The CoNLL es / nl and MTOP stages in RESULTS.md were built by commit 65cb5c5's code (selftrain_tables.py's
+# EQUIVALENT_CODE says why it computes what the current code does); stage keys name the code, so to add rows to
+# those sweeps on their cached stages run that code: git archive 65cb5c5 src conf | tar -x -C /tmp/snap, then
+# DISTILLX="env PYTHONPATH=/tmp/snap/src .venv/bin/python -m distillx.cli".
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 MLFLOW_DISABLE_TELEMETRY=true TOKENIZERS_PARALLELISM=false HF_HUB_DISABLE_PROGRESS_BARS=1
 DISTILLX=${DISTILLX:-.venv/bin/distillx}
 E5="method=selftrain mplm=e5_small mplm.name_or_path=$HOME/.cache/distillx/mplm/e5-small trainer=paper trainer.patience=null trainer.progress=false trainer.threads=${THREADS:-1} trainer.epochs=${EPOCHS:-3} split.limit=${LIMIT:-null} mplm.lr=${LR:-1e-4} method.step_trainer.soft.epochs=${SOFT_EPOCHS:-10} method.step_trainer.hard.epochs=${HARD_EPOCHS:-10}"

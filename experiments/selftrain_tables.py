@@ -235,6 +235,10 @@ EQUIVALENT_CODE = {
     "587e5f8ea8431020": "commit f19733c; the current code differs from it only by the LR range test's guard for "
     "pre-trained models (4db4ce9), and the range test never runs in self-training's stages (it is limited to "
     "`trainer.lr_range_test.stages`)",
+    "0b7a8b2ffcc7f165": "commit 65cb5c5; the current code differs from it by MBLM's attention-mask call (ab2c152: "
+    "MBLM is not a self-training model) and by stage keys that name the torch / transformers / tokenizers versions "
+    "(9145507: what is keyed, not what a stage computes; these stages were built under torch 2.13.0, transformers "
+    "5.24.0, tokenizers 0.23.3, the versions constraints.txt pins)",
 }
 
 
