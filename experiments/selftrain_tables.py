@@ -90,8 +90,9 @@ FINDINGS = {
         "one stage with es's (fine-tuning on English does not depend on the target), so its nl row cost an "
         "evaluation. BTF read en + nl's 29,847 utterances for 2 epochs in 3,688 s, beside test runs on the same "
         "cores; its dev MLM loss fell from 6.74 to 6.38 (e5-small's MLM head is new, see above).",
-        "- Full, - BTF, - AT and - VM did not fit yet: nl's 15.8k target sentences make a soft step about twice "
-        "es's (~64 min at the paper's 10 epochs on 2 threads), so a row is ~4-5 h with BTF cached.",
+        "- Full, - BTF, - AT and - VM did not fit yet: a soft epoch over nl's 15.8k (shorter) target sentences "
+        "takes ~350 s on 2 threads (es's 8.3k: ~385 s), so a soft step ~1 h at the paper's 10 epochs and a row ~3 h "
+        "with BTF cached. The full row started on 2026-12-03 and resumes from its stage checkpoints.",
     ],
     "mtop_de": [
         "Findings, MTOP de (runs of 2026-12-03; seed 42 for every row, seeds 1 and 2 too for two rows; 3,000 "
