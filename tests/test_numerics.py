@@ -8,6 +8,7 @@ import math
 import os
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -274,3 +275,30 @@ def test_cli_reports_a_diverging_stage_in_one_line(tmp_path: Path):
     assert line.startswith("distillx: error: stage source_model: loss or gradients were not finite")
     assert "lower the learning rate (lr=10000)" in line
     assert not (tmp_path / "run" / "results.json").exists()
+
+
+def test_a_skipped_first_step_advances_the_schedule_without_a_false_warning(tmp_path: Path):
+    """The linear schedule counts every step, skipped or not (a resumed run lands on the same learning rate); when
+    the first one is skipped, PyTorch's "lr_scheduler.step() before optimizer.step()" warning would name a bug
+    there is not."""
+
+    def run(bad_steps: Callable[[int], bool], out: Path) -> tuple[list[float], list[warnings.WarningMessage]]:
+        lrs: list[float] = []
+
+        def optimizer(params, lr):
+            opt = torch.optim.AdamW(params, lr=lr)
+            opt.register_step_pre_hook(lambda o, *_: lrs.append(o.param_groups[0]["lr"]))
+            return opt
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            make_trainer(epochs=1, optimizer=optimizer).fit(
+                make_model(), toy_data(), poisoned(bad_steps), lambda m: {"s": 0.5}, "s", 1e-3, out,
+                lambda *_: None, "toy",
+            )  # fmt: skip
+        return lrs, caught
+
+    clean, _ = run(lambda step: False, tmp_path / "clean")
+    skipped, caught = run(lambda step: step == 1, tmp_path / "skipped")
+    assert skipped == clean[1:]  # steps 2-4 at the learning rates they have without the skip
+    assert not [w for w in caught if "lr_scheduler.step()" in str(w.message)]

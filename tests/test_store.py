@@ -13,11 +13,14 @@ import pytest
 from conftest import REPO, SHARED, TINY, compose_config
 from hydra.utils import instantiate
 
+from distillx import files as files_module
 from distillx import store as store_module
 from distillx.context import RunContext
 from distillx.errors import DistillxError
 from distillx.files import build_once, code_fingerprint
+from distillx.models.demo_mplm import DemoMPLMBuilder
 from distillx.store import StageStore, changes
+from distillx.translate import TinyM2M100Builder
 
 
 def test_same_inputs_share_a_stage_and_other_inputs_get_another(tmp_path: Path):
@@ -49,7 +52,7 @@ def test_another_transformers_release_makes_a_new_stage_and_says_which(tmp_path:
     run = tmp_path / "run"
     before = StageStore(run, tmp_path / "cache").stage("s", {"lr": 1}, shared=True)
     assert before.key["libraries"]["transformers"] == transformers.__version__
-    monkeypatch.setattr(store_module, "library_versions", lambda names: {n: "99.0" for n in names})
+    monkeypatch.setattr(files_module, "library_versions", lambda names: {n: "99.0" for n in names})
     with caplog.at_level(logging.WARNING):
         after = StageStore(run, tmp_path / "cache").stage("s", {"lr": 1}, shared=True)
     assert before.real_dir != after.real_dir
@@ -164,6 +167,26 @@ def test_a_quick_slice_does_not_lend_its_vocabulary_to_a_full_run(tmp_path: Path
         sizes.append(len(ctx.models.vocab("de")))
     assert sizes[0] < sizes[1] == sizes[2]
     assert len([p for p in (tmp_path / "cache" / "vocab").glob("de-*") if not p.name.endswith(".lock")]) == 2
+
+
+def test_another_library_release_rebuilds_the_build_once_caches(tmp_path: Path, monkeypatch):
+    """A vocabulary trained, a demo mPLM pre-trained or a translator written under one torch / transformers /
+    tokenizers release is not reused under another, like a stage."""
+    cfg = compose_config([*TINY, "language=de", "tracking=none"], tmp_path, tmp_path / "cache")
+    corpus = {"en": {"1": ["a", "b"]}, "de": {"1": ["c", "d"]}}
+    demo, tiny = DemoMPLMBuilder(str(tmp_path / "demo")), TinyM2M100Builder(str(tmp_path / "tiny"), ["en", "de"])
+
+    def built() -> tuple[str, str, str]:
+        ctx = RunContext(cfg, tmp_path / "run", instantiate(cfg.tracking))
+        ctx.models.vocab("de")
+        vocabs = sorted(p.name for p in (tmp_path / "cache" / "vocab").glob("de-*") if p.is_dir())
+        return vocabs[-1] if len(vocabs) == 1 else ",".join(vocabs), demo.key(corpus, "en"), tiny.key()
+
+    vocab, demo_key, tiny_key = built()
+    assert built() == (vocab, demo_key, tiny_key)  # same versions: the same entries
+    monkeypatch.setattr(files_module, "library_versions", lambda names: {n: "99.0" for n in names})
+    new_vocabs, new_demo, new_tiny = built()
+    assert len(new_vocabs.split(",")) == 2 and new_demo != demo_key and new_tiny != tiny_key
 
 
 @pytest.mark.skipif(not (SHARED / "data" / "massive").is_dir(), reason="../shared/data/massive is absent")

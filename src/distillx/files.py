@@ -144,6 +144,16 @@ def library_versions(names: Iterable[str]) -> dict[str, str | None]:
     return versions
 
 
+BUILDING_LIBRARIES = ("torch", "transformers", "tokenizers")
+"""The libraries whose releases can change what the same code builds (kernels, model classes, tokenization)."""
+
+
+def built_with(packages: Iterable[str], libraries: Iterable[str] = BUILDING_LIBRARIES) -> dict[str, Any]:
+    """What a cached thing is built by: the code of ``packages`` and the versions of ``libraries``. Every cache key
+    carries it, so nothing built by other code or under another release of a library is served."""
+    return {"code": code_fingerprint(packages), "libraries": library_versions(libraries)}
+
+
 # ---------------------------------------------------------------------------------------------------- locks
 @contextmanager
 def locked(path: Path, what: str = "") -> Iterator[None]:

@@ -26,10 +26,9 @@ from typing import Any
 from distillx.errors import DistillxError
 from distillx.files import (
     atomic_write_json,
+    built_with,
     canonical_json,
-    code_fingerprint,
     digest,
-    library_versions,
     locked,
     plain_json,
     read_json,
@@ -55,10 +54,6 @@ BUILDING_CODE = (
 teachers, the training loop. Not the methods, steps, augmentation or translators: what they choose reaches the key
 as content (example digests, model identities, objective settings), so adding or editing a method does not
 retrain the stages other methods share. Nor reporting, tracking or the command line."""
-
-BUILDING_LIBRARIES = ("torch", "transformers", "tokenizers")
-"""The libraries whose releases can change what the same code computes (kernels, model classes, tokenization):
-a stage built under other versions of them is another stage."""
 
 KEY_FILE = "key.json"
 
@@ -114,12 +109,11 @@ class StageStore:
     def __init__(self, output_dir: Path, shared_root: Path | None) -> None:
         self.output_dir = Path(output_dir)
         self.shared_root = None if shared_root is None else Path(shared_root).expanduser()
-        self.code = code_fingerprint(BUILDING_CODE)
-        self.libraries = library_versions(BUILDING_LIBRARIES)
+        self.built_with = built_with(BUILDING_CODE)  # the code and the torch / transformers / tokenizers versions
 
     def stage(self, name: str, inputs: Mapping[str, Any], *, shared: bool = False) -> Stage:
         """The stage ``name`` built from ``inputs`` (JSON-able; configs and digests), created if new."""
-        key = {"stage": name, "inputs": plain_json(inputs), "code": self.code, "libraries": self.libraries}
+        key = {"stage": name, "inputs": plain_json(inputs), **self.built_with}
         local = self.output_dir / "stages" / name
         if shared and self.shared_root is not None:
             real = self.shared_root / f"{name}-{digest(key)}"

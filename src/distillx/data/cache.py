@@ -9,9 +9,10 @@ the same thing.
 (SHA-256 of its canonical JSON, first 16 hex digits) into the entry's directory name, and stored whole in the
 entry's ``manifest.json``, which is compared on every read (so a hash collision, or an entry of an older
 layout, is a miss, not wrong data). The helpers below build the parts a key needs: :func:`fingerprint_files`
-(the data files: an edited file is a new key), :func:`code_fingerprint` (distillx's own reader/segmentation
-code, which changes during development without a version bump), :func:`library_versions` (a new pythainlp
-dictionary segments differently), :func:`tokenizer_fingerprint` and :func:`words_fingerprint`.
+(the data files: an edited file is a new key), :func:`~distillx.files.built_with` (distillx's own reader/
+segmentation code, which changes during development without a version bump, and the versions of the libraries
+it calls: a new pythainlp dictionary segments differently), :func:`tokenizer_fingerprint` and
+:func:`words_fingerprint`.
 :func:`splits_key` and :func:`encoding_key` put them together; use them rather than hand-made keys.
 
 An entry is written into a temporary directory next to its final place and renamed into place only when
@@ -55,13 +56,12 @@ import distillx
 from distillx.data.schema import Example, Span, Splits
 from distillx.errors import DistillxError
 from distillx.files import (
+    built_with,
     canonical_json,
-    code_fingerprint,
     digest,
     digest_lines,
     fsync_dir,
     fsync_tree,
-    library_versions,
     plain_json,
     remove_stale,
 )
@@ -193,8 +193,7 @@ def splits_key(
         "segmenter": dict(segmenter),
         "files": fingerprint_files(files),
         "distillx": distillx.__version__,
-        "code": code_fingerprint(("distillx.data", "distillx.text")),
-        "libraries": library_versions(SEGMENTATION_LIBRARIES),
+        **built_with(("distillx.data", "distillx.text"), SEGMENTATION_LIBRARIES),
     }
 
 
@@ -214,8 +213,7 @@ def encoding_key(
         "pairs": None if pair_lists is None else words_fingerprint(pair_lists),
         "n": len(word_lists),
         "distillx": distillx.__version__,
-        "code": code_fingerprint(("distillx.text",)),
-        "libraries": library_versions(TOKENIZATION_LIBRARIES),
+        **built_with(("distillx.text",), TOKENIZATION_LIBRARIES),
     }
 
 

@@ -24,7 +24,7 @@ from distillx.data.schema import Example
 from distillx.distill.stages import describe
 from distillx.distill.teachers import BatchTeacher, examples_digest
 from distillx.errors import DistillxError
-from distillx.files import build_once, code_fingerprint, digest
+from distillx.files import build_once, built_with, digest
 from distillx.models.factory import TaskModel
 from distillx.models.lean import build_lean, complete, save_encoder
 from distillx.models.mplm import PretrainedEncoder, load_tokenizer
@@ -58,7 +58,7 @@ def initial_encoder(ctx, spec: DictConfig, root: Path) -> Path:
         "mplm": ctx.models.base_identity(teacher),
         "arch": arch,
         "seed": ctx.cfg.seed,
-        "code": code_fingerprint(("distillx.models",)),
+        **built_with(("distillx.models",)),
     }
     target = root / f"vanilla-{digest(key)}"
 

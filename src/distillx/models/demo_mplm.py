@@ -19,7 +19,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import BertConfig, BertForMaskedLM, DataCollatorForLanguageModeling
 
-from distillx.files import atomic_write_json, build_once, code_fingerprint, digest, digest_lines
+from distillx.files import atomic_write_json, build_once, built_with, digest, digest_lines
 from distillx.text.vocab import train_bpe
 from distillx.train.precision import autocast, resolve_device, resolve_precision
 
@@ -115,7 +115,7 @@ class DemoMPLMBuilder:
         text = digest_lines(
             f"{lang}\t{uid}\t{' '.join(corpus[lang][uid])}" for lang in sorted(corpus) for uid in sorted(corpus[lang])
         )
-        return digest([self.settings, pivot, text, code_fingerprint(("distillx.models.demo_mplm", "distillx.text"))])
+        return digest([self.settings, pivot, text, built_with(("distillx.models.demo_mplm", "distillx.text"))])
 
     def ensure(self, corpus: Corpus, pivot: str = "en") -> Path:
         """The model directory for ``corpus``: built on first use (once, however many jobs ask), then reused."""

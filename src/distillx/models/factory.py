@@ -22,7 +22,7 @@ from transformers import PreTrainedTokenizerBase
 
 from distillx.data.cache import tokenizer_fingerprint
 from distillx.errors import DistillxError
-from distillx.files import build_once, code_fingerprint, digest, digest_lines
+from distillx.files import build_once, built_with, digest, digest_lines
 from distillx.labels import LabelSpace
 from distillx.models.heads import TaskHeads
 from distillx.models.mplm import load_tokenizer
@@ -93,17 +93,17 @@ class ModelFactory:
     def vocab(self, language: str) -> PreTrainedTokenizerBase:
         """The small models' BPE vocabulary of ``language``, trained on its train text (no labels).
 
-        Kept under ``vocab_root`` keyed by the vocabulary settings, the very words it is trained on and the
-        tokenization code, built once under a lock (HF BPE training is not reproducible from one process to the
-        next, so a shared source model must always meet the vocabulary it was trained with, and a resumed run the
-        one it started with); each run keeps a copy in ``vocab/<language>`` for its artifacts, never read back: a
-        rerun of the run directory on other data gets the vocabulary of that data."""
+        Kept under ``vocab_root`` keyed by the vocabulary settings, the very words it is trained on, the
+        tokenization code and the library versions, built once under a lock (HF BPE training is not reproducible
+        from one process to the next, so a shared source model must always meet the vocabulary it was trained
+        with, and a resumed run the one it started with); each run keeps a copy in ``vocab/<language>`` for its
+        artifacts, never read back: a rerun of the run directory on other data gets the vocabulary of that data."""
         words = self.train_words(language)
         key = {
             "vocab": OmegaConf.to_container(self.vocab_cfg, resolve=True),
             "language": language,
             "words": digest_lines(" ".join(w) for w in words),
-            "code": code_fingerprint(("distillx.text",)),
+            **built_with(("distillx.text",)),
         }
         shared = self.vocab_root / f"{language}-{digest(key)}"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,6 +132,14 @@ def linear_schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup_r
         return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def advance(scheduler: torch.optim.lr_scheduler.LRScheduler) -> None:
+    """One step of the schedule, trained or skipped (so a skip does not shift the schedule), without PyTorch's
+    warning that the scheduler stepped before the optimizer: after a skipped first step that is intended."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"Detected call of `lr_scheduler\.step\(\)` before", UserWarning)
+        scheduler.step()
 
 
 class Trainer:
@@ -417,7 +426,7 @@ class Trainer:
                     scaler.update()
                     before, scale = scale, scaler.get_scale()
                     finite = scale >= before
-                scheduler.step()
+                advance(scheduler)
                 if not finite:
                     optimizer.zero_grad(set_to_none=True)  # drop inf/NaN gradients
                     skipped += 1

@@ -19,7 +19,7 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import M2M100Config, M2M100ForConditionalGeneration, PreTrainedTokenizerFast
 
-from distillx.files import atomic_write_json, build_once, code_fingerprint, digest
+from distillx.files import atomic_write_json, build_once, built_with, digest
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class TinyM2M100Builder:
         }
 
     def key(self) -> str:
-        return digest([self.settings, code_fingerprint(("distillx.translate.tiny_m2m100",))])
+        return digest([self.settings, built_with(("distillx.translate.tiny_m2m100",))])
 
     def ensure(self) -> Path:
         """The model directory: built on first use (once, under a lock, renamed into place), then reused."""
