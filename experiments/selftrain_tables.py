@@ -239,34 +239,70 @@ def table(sweep: Path, metric: str) -> list[str]:
     return [*lines, f"Wall times, {lang}:", "", *wall_times(found, ROWS), ""]
 
 
-# Stage code fingerprints (distillx.store.BUILDING_CODE) other than the current one whose stages compute what the
-# current code would, and why: a sweep's line says which code built its stages.
-EQUIVALENT_CODE = {
-    "587e5f8ea8431020": "commit f19733c; the current code differs from it only by the LR range test's guard for "
-    "pre-trained models (4db4ce9), and the range test never runs in self-training's stages (it is limited to "
-    "`trainer.lr_range_test.stages`)",
-    "0b7a8b2ffcc7f165": "commit 65cb5c5; the current code differs from it by MBLM's attention-mask call (ab2c152: "
-    "MBLM is not a self-training model) and by stage keys that name the torch / transformers / tokenizers versions "
-    "(9145507: what is keyed, not what a stage computes; these stages were built under torch 2.13.0, transformers "
-    "5.24.0, tokenizers 0.23.3, the versions constraints.txt pins)",
-}
+# The changes to the stage-building code (distillx.store.BUILDING_CODE) since the oldest code whose stages the tables
+# read, in commit order, each with why it leaves what a self-training stage computes as it was.
+CODE_CHANGES = [
+    (
+        "4db4ce9",
+        "the LR range test's guard for pre-trained models: the range test never runs in self-training's stages (it "
+        "is limited to `trainer.lr_range_test.stages`)",
+    ),
+    ("ab2c152", "MBLM's attention-mask call: MBLM is not a self-training model"),
+    (
+        "9145507",
+        "stage keys name the torch / transformers / tokenizers versions: what is keyed, not what a stage computes "
+        "(the es, nl and MTOP stages before it were built under torch 2.13.0, transformers 5.24.0, tokenizers 0.23.3, "
+        "the versions constraints.txt pins)",
+    ),
+    (
+        "b19c92d",
+        "build-once caches key on those versions too, and a skipped first step no longer warns: keys and a "
+        "warning, not what a stage computes",
+    ),
+]
+# Stage code fingerprints other than the current one that built stages the tables read: the commit, and the index
+# in CODE_CHANGES of the first change after it (a sweep's line names the code that built its stages and them).
+EQUIVALENT_CODE = {"587e5f8ea8431020": ("f19733c", 0), "0b7a8b2ffcc7f165": ("65cb5c5", 1)}
+
+
+def equivalence(code: str) -> str:
+    commit, first = EQUIVALENT_CODE[code]
+    since = "; ".join(f"{why} ({change})" for change, why in CODE_CHANGES[first:])
+    return f"{code} (commit {commit}; the current code differs from it by {since})"
 
 
 def built_by(sweep: Path) -> str:
     """Which code built the stages of a sweep (and its probes): the current code, or an equivalent one named above."""
-    current = code_fingerprint(BUILDING_CODE)
     keys = [
         *sweep.glob("*/stages/*/key.json"),
         *seeds_of(sweep).glob("*/stages/*/key.json"),
         *PROBES.glob(f"{sweep.name}_*/stages/*/key.json"),
     ]
-    codes = {json.loads(k.read_text())["code"] for k in keys}
+    return code_statement({json.loads(k.read_text())["code"] for k in keys})
+
+
+def code_statement(codes: set[str]) -> str:
+    current = code_fingerprint(BUILDING_CODE)
     if codes <= {current}:
         return f"Stages built by the current code ({current})."
-    named = [f"{c} ({EQUIVALENT_CODE[c]})" for c in sorted(codes - {current}) if c in EQUIVALENT_CODE]
+    named = [equivalence(c) for c in sorted(codes - {current}) if c in EQUIVALENT_CODE]
     unknown = sorted(codes - {current} - set(EQUIVALENT_CODE))
-    text = "Stages built by code " + "; ".join(named) + "." if named else ""
-    return text + (f" Stages built by other code ({', '.join(unknown)}): rerun them." if unknown else "")
+    parts = ["Stages built by code " + "; ".join(named) + "."] if named else []
+    parts += [f"Stages built by other code ({', '.join(unknown)}): rerun them."] if unknown else []
+    return " ".join(parts)
+
+
+STATEMENT = re.compile(r"Stages built by (?:the current code|code|other code) .*$", re.MULTILINE)
+
+
+def restated(subsection: str) -> str:
+    """A kept subsection (its sweep's outputs are not here) with its code statement as of the current code: the code
+    that built it is the fingerprints it names, and what the current code differs from it by has grown since."""
+    match = STATEMENT.search(subsection)
+    if match is None:
+        return subsection
+    codes = set(re.findall(r"\b[0-9a-f]{16}\b", match.group(0)))
+    return subsection[: match.start()] + code_statement(codes) + subsection[match.end() :]
 
 
 def configs(sweep: Path) -> dict[str, DictConfig]:
@@ -398,7 +434,7 @@ def main() -> None:
                 )
     order = sorted({*kept, *written}, key=rank)
     for head in order:
-        blocks += ["", written.get(head) or kept[head]]
+        blocks += ["", written.get(head) or restated(kept[head])]
     blocks += [
         "",
         "Reproduce the section: each subsection's command, from the repository root (rerun to resume), the probe "

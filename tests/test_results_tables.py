@@ -59,6 +59,26 @@ def test_selftrain_subsections_are_kept_as_written(tmp_path: Path):
     assert tables.subsections(tmp_path / "missing.md") == {}
 
 
+def test_a_kept_subsection_states_its_code_as_of_the_current_code(monkeypatch):
+    """A subsection whose outputs are gone keeps its figures, but what it says of the code that built them is
+    restated: an equivalent code lists every change since it, and "the current code" of an older commit is not."""
+    tables = _selftrain_tables()
+    monkeypatch.setattr(tables, "code_fingerprint", lambda packages: "c" * 16)
+    monkeypatch.setattr(tables, "EQUIVALENT_CODE", {"a" * 16: ("1111111", 1)})
+    monkeypatch.setattr(tables, "CODE_CHANGES", [("2222222", "first"), ("3333333", "second"), ("4444444", "third")])
+    old = "### CoNLL NER\n\nsettings. Stages built by code {} (commit 1111111; stale words).\n\n| row |"
+    assert tables.restated(old.format("a" * 16)) == (
+        "### CoNLL NER\n\nsettings. Stages built by code aaaaaaaaaaaaaaaa (commit 1111111; the current code differs "
+        "from it by second (3333333); third (4444444)).\n\n| row |"
+    )
+    stale = "### MTOP\n\nsettings. Stages built by the current code (bbbbbbbbbbbbbbbb).\n\n| row |"
+    assert tables.restated(stale) == (
+        "### MTOP\n\nsettings. Stages built by other code (bbbbbbbbbbbbbbbb): rerun them.\n\n| row |"
+    )
+    current = "settings. Stages built by the current code (cccccccccccccccc).\n"
+    assert tables.restated(current) == current
+
+
 def test_selftrain_reproduce_names_the_knobs_that_differ_from_the_script(monkeypatch):
     tables = _selftrain_tables()
     defaults = tables.script_defaults()
