@@ -212,17 +212,70 @@ def spread(sweep: Path, lang: str, metric: str) -> list[str]:
     return lines
 
 
-def table(sweep: Path, metric: str) -> list[str]:
-    """One sweep's rows beside the paper's (CoNLL), each row's steps, the probes, the findings and wall times."""
+def seed_lines(sweep: Path, lang: str, metric: str) -> list[str]:
+    """The spread over seeds of a sweep and its ``_seeds`` sweep, then the findings on it (none: no spread; they
+    start "Findings over seeds, ", which is how a rewrite finds them)."""
+    lines = spread(sweep, lang, metric)
+    findings = FINDINGS.get(seeds_of(sweep).name, [])
+    return [*lines, "", *findings] if lines and findings else lines
+
+
+def kept_tables(subsection: str) -> dict[str, list[str]]:
+    """A written subsection's tables: header line -> its row lines."""
+    tables: dict[str, list[str]] = {}
+    header = None
+    for line in subsection.split("\n"):
+        if line.startswith("| row |"):
+            header = line
+            tables[header] = []
+        elif header is not None and line.startswith("|") and not line.startswith("|---"):
+            tables[header].append(line)
+        elif not line.startswith("|"):
+            header = None
+    return tables
+
+
+def kept_rows(subsection: str, header: str, lang: str) -> dict[str, dict[str, list[str]]]:
+    """The rows of a kept subsection (its sweep's earlier jobs' outputs are gone) as written: row -> its line in the
+    main table, its per-step lines and its wall-time line."""
+    tables = kept_tables(subsection)
+    lines = subsection.split("\n")
+    out: dict[str, dict[str, list[str]]] = {}
+    for row, label in ROWS.items():
+        mine = [line for line in tables.get(header, []) if line.startswith(f"| {label} |")]
+        if not mine:
+            continue
+        start = next((i for i, line in enumerate(lines) if line.startswith(f"- {lang}, {label}: ")), None)
+        steps_ = []
+        if start is not None:
+            steps_ = [lines[start]]
+            for line in lines[start + 1 :]:
+                if not line.startswith("  - "):
+                    break
+                steps_.append(line)
+        wall = [line for line in tables.get(WALL_HEADER, []) if line.startswith(f"| {label} |")]
+        out[row] = {"table": mine, "steps": steps_, "wall": wall}
+    return out
+
+
+WALL_HEADER = "| row | stages (seconds, epochs) |"
+
+
+def table(sweep: Path, metric: str, kept: str | None = None) -> list[str]:
+    """One sweep's rows beside the paper's (CoNLL), each row's steps, the probes, the findings and wall times; rows
+    of the ``kept`` subsection that the sweep's outputs lack stay as written there."""
     found = jobs(sweep, "st_row")
     if not found:
         return []
     prefix, lang = sweep.name.split("_", 1)
     paper = prefix == "conll"
-    lines = [f"| row | {lang} |" + (" paper (mBERT) |" if paper else ""), "|---" * (2 + paper) + "|"]
+    header = f"| row | {lang} |" + (" paper (mBERT) |" if paper else "")
+    old = {row: v for row, v in kept_rows(kept or "", header, lang).items() if row not in found}
+    lines = [header, "|---" * (2 + paper) + "|"]
     for row, label in ROWS.items():
         job = found.get(row)
         if job is None:
+            lines += old.get(row, {}).get("table", [])
             continue
         res = job["results"]
         value = res["scores"][last_row(res)][lang].get(metric)
@@ -235,6 +288,7 @@ def table(sweep: Path, metric: str) -> list[str]:
         job = found.get(row)
         if job is not None and len(job["results"]["scores"]) > 1:
             per_step += steps(f"{lang}, {label}", job["dir"], job["results"], lang, metric)
+        per_step += old.get(row, {}).get("steps", [])
     for run in sorted(PROBES.glob(f"{sweep.name}_*/results.json")):
         cfg = OmegaConf.load(run.parent / ".hydra" / "config.yaml")
         soft, hard = cfg.method.step_trainer.soft.epochs, cfg.method.step_trainer.hard.epochs
@@ -247,9 +301,12 @@ def table(sweep: Path, metric: str) -> list[str]:
             "hard step's alpha and kept):",
             *per_step,
         ]
-    lines += spread(sweep, lang, metric)
+    lines += seed_lines(sweep, lang, metric)
     lines += ["", *FINDINGS.get(sweep.name, []), ""]
-    return [*lines, f"Wall times, {lang}:", "", *wall_times(found, ROWS), ""]
+    walls = {line.split(" | ")[0]: line for line in wall_times(found, ROWS)[2:]}
+    walls.update({f"| {ROWS[row]}": v["wall"][0] for row, v in old.items() if v["wall"]})
+    wall = [walls[f"| {label}"] for label in ROWS.values() if f"| {label}" in walls]
+    return [*lines, f"Wall times, {lang}:", "", WALL_HEADER, "|---|---|", *wall, ""]
 
 
 # The changes to the stage-building code (distillx.store.BUILDING_CODE) since the oldest code whose stages the tables
@@ -284,14 +341,14 @@ def equivalence(code: str) -> str:
     return f"{code} (commit {commit}; the current code differs from it by {since})"
 
 
-def built_by(sweep: Path) -> str:
-    """Which code built the stages of a sweep (and its probes): the current code, or an equivalent one named above."""
+def built_codes(sweep: Path) -> set[str]:
+    """The code fingerprints that built the stages of a sweep, its extra seeds and its probes."""
     keys = [
         *sweep.glob("*/stages/*/key.json"),
         *seeds_of(sweep).glob("*/stages/*/key.json"),
         *PROBES.glob(f"{sweep.name}_*/stages/*/key.json"),
     ]
-    return code_statement({json.loads(k.read_text())["code"] for k in keys})
+    return {json.loads(k.read_text())["code"] for k in keys}
 
 
 def code_statement(codes: set[str]) -> str:
@@ -302,20 +359,47 @@ def code_statement(codes: set[str]) -> str:
     unknown = sorted(codes - {current} - set(EQUIVALENT_CODE))
     parts = ["Stages built by code " + "; ".join(named) + "."] if named else []
     parts += [f"Stages built by other code ({', '.join(unknown)}): rerun them."] if unknown else []
+    parts += [f"The others by the current code ({current})."] if current in codes else []
     return " ".join(parts)
 
 
 STATEMENT = re.compile(r"Stages built by (?:the current code|code|other code) .*$", re.MULTILINE)
 
 
-def restated(subsection: str) -> str:
+def restated(subsection: str, also: set[str] = frozenset()) -> str:
     """A kept subsection (its sweep's outputs are not here) with its code statement as of the current code: the code
-    that built it is the fingerprints it names, and what the current code differs from it by has grown since."""
+    that built it is the fingerprints it names (and ``also``, the code of stages added to it since), and what the
+    current code differs from it by has grown since."""
     match = STATEMENT.search(subsection)
     if match is None:
         return subsection
-    codes = set(re.findall(r"\b[0-9a-f]{16}\b", match.group(0)))
+    codes = set(re.findall(r"\b[0-9a-f]{16}\b", match.group(0))) | set(also)
     return subsection[: match.start()] + code_statement(codes) + subsection[match.end() :]
+
+
+SEEDS_SENTENCE = re.compile(r"One seed \((\d+)\)\.|Seed (\d+); seeds [\d, ]+ too in the spread below\.")
+
+
+def with_seeds(subsection: str, sweep: Path, lang: str, metric: str) -> str:
+    """A kept subsection (its sweep's outputs are gone) with the spread over seeds of its ``_seeds`` sweep, which is
+    here (e.g. seeds 42, 1 and 2 of the cheap rows rerun in a new checkout): the seeds its settings name, the spread
+    block and the findings on it (replacing any earlier ones), the code that built the new stages, and the
+    ``_seeds`` sweep's reproduce line."""
+    seeds = seeds_of(sweep)
+    match = SEEDS_SENTENCE.search(subsection)
+    if match is not None:
+        base = int(match.group(1) or match.group(2))
+        extra = [seed for seed in finished_seeds(seeds) if seed != base]
+        sentence = f"Seed {base}; seeds {', '.join(map(str, extra))} too in the spread below." if extra else ""
+        subsection = subsection[: match.start()] + (sentence or match.group(0)) + subsection[match.end() :]
+    codes = {json.loads(k.read_text())["code"] for k in seeds.glob("*/stages/*/key.json")}
+    paras = restated(subsection, codes).split("\n\n")
+    earlier = ("Spread over seeds, ", "| row | score |", "Findings over seeds, ")  # the block seed_lines wrote
+    *body, last = [p for p in paras if not p.startswith(earlier)]
+    reproduce_lines = [line for line in last.split("\n") if "SEEDS=" not in line] + [reproduce(seeds)]
+    block = "\n".join(seed_lines(sweep, lang, metric)).strip("\n").split("\n\n")
+    at = next((i for i, p in enumerate(body) if p.startswith(("Findings", "Wall times"))), len(body))
+    return "\n\n".join([*body[:at], *(b for b in block if b), *body[at:], "\n".join(reproduce_lines)])
 
 
 def configs(sweep: Path) -> dict[str, DictConfig]:
@@ -336,7 +420,7 @@ def settings(sweep: Path) -> str:
         per_job = "threads per job: " + ", ".join(f"{row} {n}" for row, n in threads.items())
     else:
         per_job = f"{cfg.trainer.threads} thread(s) per job"
-    extra = finished_seeds(seeds_of(sweep))
+    extra = [seed for seed in finished_seeds(seeds_of(sweep)) if seed != cfg.seed]
     seeds = (
         f"Seed {cfg.seed}; seeds {', '.join(map(str, extra))} too in the spread below."
         if extra
@@ -381,14 +465,15 @@ def changed(value: object, default: str | None) -> bool:
         return str(value) != default
 
 
-def reproduce(sweep: Path) -> str:
-    """The `experiments/selftrain_runs.sh` line that rebuilds a sweep, from its jobs' configs (rows in job order):
-    the epochs always, every other knob where it differs from the script's default."""
+def reproduce(sweep: Path, rows: list[str] | None = None) -> str:
+    """The `experiments/selftrain_runs.sh` line that rebuilds a sweep, from its jobs' configs (rows in job order,
+    or ``rows``): the epochs always, every other knob where it differs from the script's default."""
     by_row = configs(sweep)
     cfg = next(iter(by_row.values()))
     prefix, lang = sweep.name.removesuffix("_seeds").split("_", 1)
     steps, defaults = cfg.method.step_trainer, script_defaults()
-    seeds = finished_seeds(sweep)
+    done = sorted(sweep.glob("*/results.json"), key=lambda r: int(r.parent.name))
+    seeds = list(dict.fromkeys(job_seed(r.parent) for r in done))  # in job order: a rerun numbers its jobs alike
     knobs = {
         "EPOCHS": cfg.trainer.epochs,
         "LIMIT": cfg.split.limit,
@@ -397,7 +482,7 @@ def reproduce(sweep: Path) -> str:
         "HARD_EPOCHS": steps.hard.epochs,
         "LANGUAGES": lang if prefix == "conll" else "",
         "MTOP": 0 if prefix == "conll" else None,
-        "ROWS": ",".join(by_row),
+        "ROWS": ",".join(rows or by_row),
         "SEEDS": ",".join(map(str, seeds)) if sweep.name.endswith("_seeds") else None,
     }
     shown = {k: v for k, v in knobs.items() if k == "EPOCHS" or changed(v, defaults.get(k))}
@@ -409,6 +494,46 @@ def reproduce(sweep: Path) -> str:
         return f"Reproduce: `THREADS={cfg.trainer.threads} {env} experiments/selftrain_runs.sh` (rerun to resume)."
     split = "; ".join(f"THREADS={n} for {', '.join(rows)}" for n, rows in threads.items())
     return f"Reproduce: `{env} experiments/selftrain_runs.sh` ({split}; rerun to resume)."
+
+
+def default_rows() -> list[str]:
+    """The rows of a sweep run without ROWS, in job order (the experiment's sweep)."""
+    experiment = OmegaConf.load(ROOT / "conf" / "experiment" / "selftrain_ablations.yaml")
+    return str(experiment.hydra.sweeper.params["+st_row"]).split(",")
+
+
+def subsection(sweep: Path, head: str, metric: str, kept: str | None) -> str | None:
+    """A sweep's subsection from its outputs; rows the outputs lack but ``kept`` (the subsection as last written)
+    has stay as written, when the jobs here ran with the kept rows' settings, as the same jobs of the same sweep
+    (e.g. a row added with ``JOB=<n>`` after a new checkout lost the earlier jobs' outputs)."""
+    lines = table(sweep, metric, kept)
+    if not lines:
+        return None
+    lang = sweep.name.split("_", 1)[1]
+    header = lines[0]
+    done = configs(sweep)
+    old = [row for row in kept_rows(kept or "", header, lang) if row not in done]
+    mine, codes, rows = settings(sweep), built_codes(sweep), list(done)
+    if old:
+        theirs = STATEMENT.split(kept.split("\n\n")[1])[0].strip()
+        if SEEDS_SENTENCE.sub("", theirs) != SEEDS_SENTENCE.sub("", mine):
+            raise SystemExit(
+                f"{sweep}: its jobs ran with other settings than the rows RESULTS.md keeps for {head!r} "
+                f"({', '.join(old)}): rerun them with the kept rows' settings, or remove that subsection to start anew"
+            )
+        codes |= set(re.findall(r"\b[0-9a-f]{16}\b", STATEMENT.search(kept).group(0)))
+        named = re.search(r"ROWS=([\w,]+)", kept.split("\nReproduce: `", 1)[-1])
+        rows = named.group(1).split(",") if named else default_rows()
+        rows += [row for row in done if row not in rows]
+        for results in sweep.glob("*/results.json"):
+            row = row_of(results.parent, "st_row")
+            if results.parent.name != str(rows.index(row)):
+                raise SystemExit(
+                    f"{results.parent}: row {row} is job {rows.index(row)} of the sweep RESULTS.md keeps "
+                    f"(ROWS={','.join(rows)}): rerun it with JOB={rows.index(row)} ROWS={row}"
+                )
+    more = [reproduce(seeds_of(sweep))] if configs(seeds_of(sweep)) else []
+    return "\n".join([head, "", f"{mine} {code_statement(codes)}".strip(), "", *lines, reproduce(sweep, rows), *more])
 
 
 def subsections(results_md: Path) -> dict[str, str]:
@@ -438,13 +563,16 @@ def main() -> None:
     written = {}
     for prefix, (title, metric) in DATASETS.items():
         for sweep in sorted(p for p in SWEEPS.glob(f"{prefix}_*") if p.is_dir() and not p.name.endswith("_seeds")):
-            lines = table(sweep, metric)
-            if lines:
-                head = "### " + title.format(lang=sweep.name.split("_", 1)[1])
-                more = [reproduce(seeds_of(sweep))] if configs(seeds_of(sweep)) else []
-                written[head] = "\n".join(
-                    [head, "", f"{settings(sweep)} {built_by(sweep)}".strip(), "", *lines, reproduce(sweep), *more]
-                )
+            head = "### " + title.format(lang=sweep.name.split("_", 1)[1])
+            text = subsection(sweep, head, metric, kept.get(head))
+            if text:
+                written[head] = text
+    for prefix, (title, metric) in DATASETS.items():
+        for seeds in sorted(SWEEPS.glob(f"{prefix}_*_seeds")):
+            sweep = seeds.with_name(seeds.name.removesuffix("_seeds"))
+            head = "### " + title.format(lang=sweep.name.split("_", 1)[1])
+            if head in kept and head not in written and configs(seeds):
+                written[head] = with_seeds(kept[head], sweep, sweep.name.split("_", 1)[1], metric)
     order = sorted({*kept, *written}, key=rank)
     for head in order:
         blocks += ["", written.get(head) or restated(kept[head])]

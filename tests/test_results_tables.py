@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 from omegaconf import OmegaConf
 
 REPO = Path(__file__).resolve().parents[1]
@@ -139,3 +140,86 @@ def test_selftrain_spread_pairs_each_rows_gain_by_seed(tmp_path: Path):
     assert vm in lines, lines
     assert not any(line.startswith("| full method") for line in lines), "a row with one seed has no spread"
     assert tables.finished_seeds(seeds) == [1]
+
+
+def test_a_kept_subsection_takes_the_spread_of_its_seeds_sweep(tmp_path: Path, monkeypatch):
+    """A new checkout that reran only the cheap rows over seeds (``SEEDS=42,1,2 ROWS=finetune``) adds their spread to
+    the subsection kept as written: the seeds named, the block before the findings (an earlier one replaced, so a
+    rewrite changes nothing), the new stages' code stated, and the seeds sweep's reproduce line."""
+    tables = _selftrain_tables()
+    monkeypatch.setattr(tables, "code_fingerprint", lambda packages: "c" * 16)
+    monkeypatch.setattr(tables, "EQUIVALENT_CODE", {"a" * 16: ("1111111", 0)})
+    monkeypatch.setattr(tables, "CODE_CHANGES", [("2222222", "first")])
+    monkeypatch.setattr(tables, "reproduce", lambda sweep: f"Reproduce: `SEEDS=42,1 {sweep.name}`.")
+    monkeypatch.setattr(tables, "FINDINGS", {"mtop_de_seeds": ["Findings over seeds, de: noise."]})
+    kept = (
+        f"### MTOP\n\nData: x. One seed (42). Stages built by code {'a' * 16} (commit 1111111; old).\n\n"
+        "| row | de |\n|---|---|\n| zero-shot fine-tuning (MBERT row) | 59.1 |\n\n"
+        "Spread over seeds, de (old):\n\n| row | score | self-training gain | by seed |\n| old | 1 |\n\n"
+        "Findings over seeds, de: stale.\n\nFindings, de: text.\n\nWall times, de:\n\n| row | stages |\n\n"
+        "Reproduce: `ROWS=finetune`.\nReproduce: `SEEDS=7 old`."
+    )
+    seeds = tmp_path / "mtop_de_seeds"
+    _job(seeds, 0, "finetune", 42, {"finetuned": 0.59})
+    _job(seeds, 1, "finetune", 1, {"finetuned": 0.57})
+    (seeds / "0" / "stages" / "selftrain_finetune").mkdir(parents=True)
+    (seeds / "0" / "stages" / "selftrain_finetune" / "key.json").write_text(json.dumps({"code": "c" * 16}))
+    sweep = tmp_path / "mtop_de"  # its outputs are gone
+    new = tables.with_seeds(kept, sweep, "de", "accuracy")
+    assert new == (
+        f"### MTOP\n\nData: x. Seed 42; seeds 1 too in the spread below. Stages built by code {'a' * 16} (commit "
+        "1111111; the current code differs from it by first (2222222)). The others by the current code "
+        f"({'c' * 16}).\n\n| row | de |\n|---|---|\n| zero-shot fine-tuning (MBERT row) | 59.1 |\n\n"
+        "Spread over seeds, de (mean ± sample std of the target test score; the self-training gain is the last "
+        "step's score minus the row's fine-tuned model's, paired by seed; by seed: each seed's score, and its gain "
+        "in brackets):\n\n| row | score | self-training gain | by seed |\n|---|---|---|---|\n"
+        "| zero-shot fine-tuning (MBERT row) | 58.0 ± 1.4 | — | 1: 57.0; 42: 59.0 |\n\n"
+        "Findings over seeds, de: noise.\n\nFindings, de: text.\n\nWall times, de:\n\n| row | stages |\n\n"
+        "Reproduce: `ROWS=finetune`.\nReproduce: `SEEDS=42,1 mtop_de_seeds`."
+    ), new
+    assert tables.with_seeds(new, sweep, "de", "accuracy") == new, "a rewrite changes nothing"
+
+
+def test_a_row_added_to_a_kept_subsection_joins_its_rows(tmp_path: Path, monkeypatch):
+    """A row run alone (``JOB=2 ROWS=no_btf``) after a new checkout lost the sweep's other outputs joins the rows kept
+    as written, in the table's order, with both codes stated and a reproduce line for all of them; a job numbered
+    apart from its place in that sweep, or run with other settings, stops with what to do."""
+    tables = _selftrain_tables()
+    monkeypatch.setattr(tables, "code_fingerprint", lambda packages: "c" * 16)
+    monkeypatch.setattr(tables, "EQUIVALENT_CODE", {"a" * 16: ("1111111", 0)})
+    monkeypatch.setattr(tables, "CODE_CHANGES", [("2222222", "first")])
+    monkeypatch.setattr(tables, "FINDINGS", {})
+    monkeypatch.setattr(tables, "PROBES", tmp_path / "probes")
+    monkeypatch.setattr(tables, "settings", lambda sweep: "Data: x. One seed (42).")
+    monkeypatch.setattr(tables, "reproduce", lambda sweep, rows=None: f"Reproduce: `ROWS={','.join(rows)}`.")
+    kept = (
+        f"### MTOP\n\nData: x. One seed (42). Stages built by code {'a' * 16} (commit 1111111; old).\n\n"
+        "| row | de |\n|---|---|\n| zero-shot fine-tuning (MBERT row) | 59.1 |\n| full method (Ours) | 39.8 |\n\n"
+        "Per step (target test score after each step):\n- de, full method (Ours): finetuned 55.3, soft1 44.5\n"
+        "  - selftrain_1_soft: agreement\n\nFindings, de: text.\n\nWall times, de:\n\n"
+        "| row | stages (seconds, epochs) |\n|---|---|\n| zero-shot fine-tuning (MBERT row) | ft 144 s (3 ep) |\n"
+        "| full method (Ours) | btf 420 s (2 ep) |\n\nReproduce: `THREADS=2 ROWS=finetune,full x` (rerun to resume)."
+    )
+    sweep = tmp_path / "mtop_de"
+    _job(sweep, 2, "no_btf", 42, {"finetuned": 0.59, "soft1": 0.60, "hard2": 0.61, "soft3": 0.62})
+    text = tables.subsection(sweep, "### MTOP", "accuracy", kept)
+    assert text.startswith(
+        f"### MTOP\n\nData: x. One seed (42). Stages built by code {'a' * 16} (commit 1111111; the current code "
+        "differs from it by first (2222222)).\n\n| row | de |\n|---|---|\n| zero-shot fine-tuning (MBERT row) | 59.1 |"
+        "\n| self-training only (- BTF) | 62.0 |\n| full method (Ours) | 39.8 |\n\nPer step"
+    ), text
+    steps = "- de, self-training only (- BTF): finetuned 59.0, soft1 60.0, hard2 61.0, soft3 62.0\n- de, full method "
+    assert steps in text, "the new row's steps, then the kept row's, in the table's order"
+    assert "soft1 44.5\n  - selftrain_1_soft: agreement\n" in text, "the kept row's steps, as written"
+    wall = "| zero-shot fine-tuning (MBERT row) | ft 144 s (3 ep) |\n| self-training only (- BTF) |  |\n| full method"
+    assert wall in text, text
+    assert text.endswith("\nReproduce: `ROWS=finetune,full,no_btf`."), text
+    assert tables.subsection(sweep, "### MTOP", "accuracy", None).count("| ") < text.count("| "), "no kept rows"
+
+    (sweep / "2").rename(sweep / "0")  # the row is job 2 of the kept sweep, not job 0
+    with pytest.raises(SystemExit, match=r"mtop_de/0: row no_btf is job 2 .*JOB=2 ROWS=no_btf"):
+        tables.subsection(sweep, "### MTOP", "accuracy", kept)
+    (sweep / "0").rename(sweep / "2")
+    monkeypatch.setattr(tables, "settings", lambda sweep: "Data: y. One seed (42).")
+    with pytest.raises(SystemExit, match="other settings than the rows RESULTS.md keeps"):
+        tables.subsection(sweep, "### MTOP", "accuracy", kept)
