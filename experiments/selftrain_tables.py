@@ -84,7 +84,8 @@ FINDINGS = {
         "- - BTF (self-training from the plain fine-tuned model, 63.4; run 2026-12-04 as job 4 alone, `JOB=4 "
         "ROWS=no_btf`, in a new checkout that had lost the other rows' outputs): soft 64.0, hard 65.0, soft 64.7: "
         "+1.3 (the paper: +3.16), and it ends 1.7 below the full method (the paper: 0.26 below). Unlike nl, BTF's "
-        "lead at the start (+2.3) carries through self-training here, in the paper's direction. Its soft students "
+        "lead at the start (+2.3 with seed 42; -0.1 with seed 1, see the spread) carries through self-training "
+        "here, in the paper's direction. Its soft students "
         "reach 89.2 % and 91.7 % dev agreement; the knee is at alpha 0.67 (full method: 0.93) and keeps 239,699 of "
         "262,410 target word tags. The English source falls from 80.1 to 70.8. A soft epoch took ~170-215 s on "
         "this machine, against ~385 s for the rows above.",
@@ -126,8 +127,8 @@ FINDINGS = {
         "seed 42 reproduces its row exactly (63.4 on es, 80.1 on the English source), on a machine where the two "
         "epochs of English fine-tuning took 308-383 s (716 s in the runs above). Seeds 1 and 2 give 61.1 and 61.2: "
         "seed 42 is the best of three, and the seed alone moves zero-shot fine-tuning by 2.3 points, as much as BTF "
-        "adds with seed 42 (+2.3) and more than any self-training step above (at most +0.7): single-seed "
-        "differences between rows of a point or two here are within that noise.",
+        "adds with seed 42 (+2.3) and more than any self-training row gains above (at most +1.3, - BTF): "
+        "single-seed differences between rows of a point or two here are within that noise.",
         "- BTF only over seeds (jobs 3 and 4, the seeds sweep's `ROWS=no_st SEEDS=<seed> JOB=<n>`): seed 42 rebuilt "
         "the BTF model and its fine-tuning by the current code and gives the kept row's 65.7 again (82.7 on "
         "English); BTF took 741 s an epoch here. Seed 1 gives 61.0 (83.1 on English), against 61.1 for plain "
