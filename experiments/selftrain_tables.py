@@ -84,8 +84,8 @@ FINDINGS = {
         "- - BTF (self-training from the plain fine-tuned model, 63.4; run 2026-12-04 as job 4 alone, `JOB=4 "
         "ROWS=no_btf`, in a new checkout that had lost the other rows' outputs): soft 64.0, hard 65.0, soft 64.7: "
         "+1.3 (the paper: +3.16), and it ends 1.7 below the full method (the paper: 0.26 below). Unlike nl, BTF's "
-        "lead at the start (+2.3 with seed 42; -0.1 and +2.4 with seeds 1 and 2, see the spread) carries through "
-        "self-training here, in the paper's direction. Its soft students "
+        "lead at the start with seed 42 (+2.3; with seeds 1 and 2: -0.1 and +2.4, see the spread) carries through "
+        "seed 42's self-training here, in the paper's direction. Its soft students "
         "reach 89.2 % and 91.7 % dev agreement; the knee is at alpha 0.67 (full method: 0.93) and keeps 239,699 of "
         "262,410 target word tags. The English source falls from 80.1 to 70.8. A soft epoch took ~170-215 s on "
         "this machine, against ~385 s for the rows above.",
