@@ -154,6 +154,12 @@ FINDINGS = {
         "seed 2 65.7 (86.0; BTF 1,168 s, dev MLM loss 6.74 -> 6.41). Paired by seed with plain fine-tuning, BTF "
         "adds +0.6 (42), +2.9 (1) and +4.4 (2): +2.7 ± 1.9, above zero in every seed, in the paper's direction and "
         "larger than its +0.97 (es: +1.5 ± 1.4, above zero in 2 of 3).",
+        "- Full method over seeds (jobs 6-8, `ROWS=full SEEDS=<seed> JOB=<n>`): with seed 42 (run 2026-12-04 "
+        "19:43-21:04, on the BTF and fine-tuned stages of job 3) the current code gives every step of the kept "
+        "row again: 63.7, soft 63.1, hard 64.0, soft 64.1 on nl and 71.8 on English at the end, the knee at alpha "
+        "0.72 keeping 191,858 target and 196,117 source word tags, dev agreement 87.7 % and 91.2 %; the stages "
+        "took 1,944 s (soft), 806 s (hard, beside a clean-clone install) and 1,783 s (soft). Seed 1 (job 7, "
+        "~65 min on job 4's stages) was started next; seed 2 (job 8) was not.",
     ],
     "mtop_de": [
         "Findings, MTOP de (runs of 2026-12-03; seed 42 for every row, seeds 1 and 2 too for two rows; 3,000 "
