@@ -159,7 +159,8 @@ FINDINGS = {
         "row again: 63.7, soft 63.1, hard 64.0, soft 64.1 on nl and 71.8 on English at the end, the knee at alpha "
         "0.72 keeping 191,858 target and 196,117 source word tags, dev agreement 87.7 % and 91.2 %; the stages "
         "took 1,944 s (soft), 806 s (hard, beside a clean-clone install) and 1,783 s (soft). Seed 1 (job 7, "
-        "~65 min on job 4's stages) was started next; seed 2 (job 8) was not.",
+        "~65 min on job 4's stages) was started next; seed 2 (job 8), which the reproduce line below also "
+        "runs, was not.",
     ],
     "mtop_de": [
         "Findings, MTOP de (runs of 2026-12-03; seed 42 for every row, seeds 1 and 2 too for two rows; 3,000 "
