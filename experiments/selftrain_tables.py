@@ -151,8 +151,13 @@ FINDINGS = {
         "sessions, 2026-12-05 00:28-01:04 and 01:23-02:09, resumed before its hard step): 61.0, soft 61.0, hard "
         "61.4, soft 61.4 on es and 69.2 on English at the end, dev agreement 88.1 % and 91.4 %, the knee at alpha "
         "0.94 keeping 225,006 target and 195,894 source word tags; stages 1,888 s, 653 s and 1,762 s. Seed 2 (job "
-        "8) has not run yet. Self-training's gain (the spread table above) is positive with both seeds and below "
-        "the paper's +1.76; the full method's spread is BTF's, from which it starts.",
+        "8, run 2026-12-05 04:27-06:06 in a new checkout, every stage built anew): BTF (1,372 s, dev MLM loss "
+        "6.59 -> 6.27 over its 2 epochs) and fine-tuning (284 s) give job 5's BTF-only 63.7 on es and 83.2 on "
+        "English again; then soft 64.5, hard 64.6, soft 64.5 on es and 70.0 on English at the end, dev agreement "
+        "86.5 % and 94.1 %, the knee at alpha 0.94 keeping 224,392 target and 195,618 source word tags; stages "
+        "1,730 s, 618 s and 1,701 s. Self-training's gain (the spread table above) is positive with all three "
+        "seeds and below the paper's +1.76; the full method's spread is BTF's, from which it starts. Job 8 ran in a "
+        "checkout without the sweep's other outputs: the spread takes their runs as written before, to 0.1 points.",
     ],
     "conll_nl_seeds": [
         "Findings over seeds, nl (the same three English fine-tunings as es's, one stage per seed, scored on nl): "
@@ -243,12 +248,35 @@ def seeds_of(sweep: Path) -> Path:
     return sweep.with_name(sweep.name + "_seeds")
 
 
-def spread(sweep: Path, lang: str, metric: str) -> list[str]:
+SPREAD_HEADER = "| row | score | self-training gain | by seed |"
+SEED_RUN = re.compile(r"(\d+): (-?[\d.]+)(?: \(([+-][\d.]+)\))?")
+
+
+def kept_spread(subsection: str) -> dict[str, dict[int, tuple[float, float | None]]]:
+    """The runs of a kept spread table (a new checkout lost their jobs' outputs) as written: row -> seed -> (the
+    last step's score, its gain over the fine-tuned model, None for a row without self-training steps)."""
+    rows = kept_tables(subsection).get(SPREAD_HEADER, [])
+    out: dict[str, dict[int, tuple[float, float | None]]] = {}
+    for row, label in ROWS.items():
+        for line in rows:
+            if line.startswith(f"| {label} |"):
+                runs = SEED_RUN.findall(line.rstrip(" |").rsplit(" | ", 1)[-1])
+                out[row] = {int(s): (float(v), float(g) if g else None) for s, v, g in runs}
+    return out
+
+
+def spread(sweep: Path, lang: str, metric: str, kept: str = "") -> list[str]:
     """Each row's target score over the seeds of a sweep and its ``_seeds`` sweep, mean ± sample std, and for rows
     with self-training steps the gain of the steps over the row's own fine-tuned model, paired by seed (empty when
-    no row has two seeds)."""
+    no row has two seeds). Runs whose outputs are gone but the ``kept`` subsection's spread lists enter as written
+    there, to its 0.1 points."""
     runs: dict[str, dict[int, tuple[float, float]]] = {}  # row -> seed -> (fine-tuned, last step)
     stepped = set()  # rows with self-training steps
+    for row, by_seed in kept_spread(kept).items():
+        for seed, (last, gain) in by_seed.items():
+            runs.setdefault(row, {})[seed] = (last - (gain or 0.0), last)
+            if gain is not None:
+                stepped.add(row)
     for results in [*sweep.glob("*/results.json"), *seeds_of(sweep).glob("*/results.json")]:
         row, res = row_of(results.parent, "st_row"), json.loads(results.read_text())
         order = in_order(res)
@@ -266,7 +294,7 @@ def spread(sweep: Path, lang: str, metric: str) -> list[str]:
         "step's score minus the row's fine-tuned model's, paired by seed; by seed: each seed's score, and its gain "
         "in brackets):",
         "",
-        "| row | score | self-training gain | by seed |",
+        SPREAD_HEADER,
         "|---|---|---|---|",
     ]
     for row, label in ROWS.items():
@@ -284,10 +312,11 @@ def spread(sweep: Path, lang: str, metric: str) -> list[str]:
     return lines
 
 
-def seed_lines(sweep: Path, lang: str, metric: str) -> list[str]:
-    """The spread over seeds of a sweep and its ``_seeds`` sweep, then the findings on it (none: no spread; they
-    start "Findings over seeds, ", which is how a rewrite finds them)."""
-    lines = spread(sweep, lang, metric)
+def seed_lines(sweep: Path, lang: str, metric: str, kept: str = "") -> list[str]:
+    """The spread over seeds of a sweep and its ``_seeds`` sweep (and the ``kept`` subsection's runs they lack),
+    then the findings on it (none: no spread; they start "Findings over seeds, ", which is how a rewrite finds
+    them)."""
+    lines = spread(sweep, lang, metric, kept)
     findings = FINDINGS.get(seeds_of(sweep).name, [])
     return [*lines, "", *findings] if lines and findings else lines
 
@@ -373,7 +402,7 @@ def table(sweep: Path, metric: str, kept: str | None = None) -> list[str]:
             "hard step's alpha and kept):",
             *per_step,
         ]
-    lines += seed_lines(sweep, lang, metric)
+    lines += seed_lines(sweep, lang, metric, kept or "")
     lines += ["", *FINDINGS.get(sweep.name, []), ""]
     walls = {line.split(" | ")[0]: line for line in wall_times(found, ROWS)[2:]}
     walls.update({f"| {ROWS[row]}": v["wall"][0] for row, v in old.items() if v["wall"]})
@@ -461,17 +490,42 @@ def with_seeds(subsection: str, sweep: Path, lang: str, metric: str) -> str:
     match = SEEDS_SENTENCE.search(subsection)
     if match is not None:
         base = int(match.group(1) or match.group(2))
-        extra = [seed for seed in finished_seeds(seeds) if seed != base]
+        named = [int(seed) for seed in re.findall(r"\d+", match.group(0))[1:]]  # seeds whose outputs may be gone
+        extra = sorted({*named, *finished_seeds(seeds)} - {base})
         sentence = f"Seed {base}; seeds {', '.join(map(str, extra))} too in the spread below." if extra else ""
         subsection = subsection[: match.start()] + (sentence or match.group(0)) + subsection[match.end() :]
     codes = {json.loads(k.read_text())["code"] for k in seeds.glob("*/stages/*/key.json")}
     paras = restated(subsection, codes).split("\n\n")
     earlier = ("Spread over seeds, ", "| row | score |", "Findings over seeds, ")  # the block seed_lines wrote
     *body, last = [p for p in paras if not p.startswith(earlier)]
-    reproduce_lines = [line for line in last.split("\n") if "SEEDS=" not in line] + [reproduce(seeds)]
-    block = "\n".join(seed_lines(sweep, lang, metric)).strip("\n").split("\n\n")
+    reproduce_lines = [line for line in last.split("\n") if "SEEDS=" not in line] + [seeds_reproduce(sweep, subsection)]
+    block = "\n".join(seed_lines(sweep, lang, metric, subsection)).strip("\n").split("\n\n")
     at = next((i for i, p in enumerate(body) if p.startswith(("Findings", "Wall times"))), len(body))
     return "\n\n".join([*body[:at], *(b for b in block if b), *body[at:], "\n".join(reproduce_lines)])
+
+
+def seeds_reproduce(sweep: Path, kept: str | None) -> str:
+    """The reproduce line of a sweep's ``_seeds`` sweep: the rows and seeds of the ``kept`` subsection's line first,
+    in their order, as they number its jobs (a new checkout may have lost their outputs), then the ones its jobs add;
+    a job numbered apart from its place among them stops with what to do."""
+    seeds = seeds_of(sweep)
+    line = next((x for x in (kept or "").split("\n") if x.startswith("Reproduce: `") and "SEEDS=" in x), "")
+    named_rows, named_seeds = re.search(r"ROWS=([\w,]+)", line), re.search(r"SEEDS=([\d,]+)", line)
+    rows = named_rows.group(1).split(",") if named_rows else []
+    order = [int(seed) for seed in named_seeds.group(1).split(",")] if named_seeds else []
+    done = sorted(seeds.glob("*/results.json"), key=lambda r: int(r.parent.name))
+    rows += [row for row in configs(seeds) if row not in rows]
+    order += [seed for seed in dict.fromkeys(job_seed(r.parent) for r in done) if seed not in order]
+    for results in done if line else []:
+        row, seed = row_of(results.parent, "st_row"), job_seed(results.parent)
+        number = rows.index(row) * len(order) + order.index(seed)
+        if results.parent.name != str(number):
+            raise SystemExit(
+                f"{results.parent}: row {row} with seed {seed} is job {number} of the seeds sweep RESULTS.md keeps "
+                f"(ROWS={','.join(rows)} SEEDS={','.join(map(str, order))}): rerun it with JOB={number} ROWS={row} "
+                f"SEEDS={seed}"
+            )
+    return reproduce(seeds, rows, order)
 
 
 def configs(sweep: Path) -> dict[str, DictConfig]:
@@ -537,15 +591,16 @@ def changed(value: object, default: str | None) -> bool:
         return str(value) != default
 
 
-def reproduce(sweep: Path, rows: list[str] | None = None) -> str:
-    """The `experiments/selftrain_runs.sh` line that rebuilds a sweep, from its jobs' configs (rows in job order,
-    or ``rows``): the epochs always, every other knob where it differs from the script's default."""
+def reproduce(sweep: Path, rows: list[str] | None = None, seeds: list[int] | None = None) -> str:
+    """The `experiments/selftrain_runs.sh` line that rebuilds a sweep, from its jobs' configs (rows and seeds in job
+    order, or ``rows`` and ``seeds``): the epochs always, every other knob where it differs from the script's
+    default."""
     by_row = configs(sweep)
     cfg = next(iter(by_row.values()))
     prefix, lang = sweep.name.removesuffix("_seeds").split("_", 1)
     steps, defaults = cfg.method.step_trainer, script_defaults()
     done = sorted(sweep.glob("*/results.json"), key=lambda r: int(r.parent.name))
-    seeds = list(dict.fromkeys(job_seed(r.parent) for r in done))  # in job order: a rerun numbers its jobs alike
+    seeds = seeds or list(dict.fromkeys(job_seed(r.parent) for r in done))  # in job order: a rerun numbers alike
     knobs = {
         "EPOCHS": cfg.trainer.epochs,
         "LIMIT": cfg.split.limit,
@@ -604,7 +659,7 @@ def subsection(sweep: Path, head: str, metric: str, kept: str | None) -> str | N
                     f"{results.parent}: row {row} is job {rows.index(row)} of the sweep RESULTS.md keeps "
                     f"(ROWS={','.join(rows)}): rerun it with JOB={rows.index(row)} ROWS={row}"
                 )
-    more = [reproduce(seeds_of(sweep))] if configs(seeds_of(sweep)) else []
+    more = [seeds_reproduce(sweep, kept)] if configs(seeds_of(sweep)) else []
     return "\n".join([head, "", f"{mine} {code_statement(codes)}".strip(), "", *lines, reproduce(sweep, rows), *more])
 
 

@@ -150,14 +150,16 @@ def test_a_kept_subsection_takes_the_spread_of_its_seeds_sweep(tmp_path: Path, m
     monkeypatch.setattr(tables, "code_fingerprint", lambda packages: "c" * 16)
     monkeypatch.setattr(tables, "EQUIVALENT_CODE", {"a" * 16: ("1111111", 0)})
     monkeypatch.setattr(tables, "CODE_CHANGES", [("2222222", "first")])
-    monkeypatch.setattr(tables, "reproduce", lambda sweep: f"Reproduce: `SEEDS=42,1 {sweep.name}`.")
+    monkeypatch.setattr(
+        tables, "reproduce", lambda sweep, rows, seeds: f"Reproduce: `SEEDS={','.join(map(str, seeds))} {sweep.name}`."
+    )
     monkeypatch.setattr(tables, "FINDINGS", {"mtop_de_seeds": ["Findings over seeds, de: noise."]})
     kept = (
         f"### MTOP\n\nData: x. One seed (42). Stages built by code {'a' * 16} (commit 1111111; old).\n\n"
         "| row | de |\n|---|---|\n| zero-shot fine-tuning (MBERT row) | 59.1 |\n\n"
         "Spread over seeds, de (old):\n\n| row | score | self-training gain | by seed |\n| old | 1 |\n\n"
         "Findings over seeds, de: stale.\n\nFindings, de: text.\n\nWall times, de:\n\n| row | stages |\n\n"
-        "Reproduce: `ROWS=finetune`.\nReproduce: `SEEDS=7 old`."
+        "Reproduce: `ROWS=finetune`.\nReproduce: `ROWS=finetune SEEDS=42 old`."
     )
     seeds = tmp_path / "mtop_de_seeds"
     _job(seeds, 0, "finetune", 42, {"finetuned": 0.59})
@@ -223,3 +225,43 @@ def test_a_row_added_to_a_kept_subsection_joins_its_rows(tmp_path: Path, monkeyp
     monkeypatch.setattr(tables, "settings", lambda sweep: "Data: y. One seed (42).")
     with pytest.raises(SystemExit, match="other settings than the rows RESULTS.md keeps"):
         tables.subsection(sweep, "### MTOP", "accuracy", kept)
+
+
+def test_a_kept_spread_keeps_the_seeds_whose_outputs_are_gone(tmp_path: Path, monkeypatch):
+    """A seed run alone (``JOB=8 ROWS=full SEEDS=2``) after a new checkout lost the seeds sweep's other jobs joins the
+    runs the kept spread lists, as written there; the seeds sentence and the reproduce line keep the lost seeds and
+    rows, in their order; a job numbered apart from its place among them stops with what to do."""
+    tables = _selftrain_tables()
+    monkeypatch.setattr(tables, "code_fingerprint", lambda packages: "c" * 16)
+    monkeypatch.setattr(tables, "FINDINGS", {})
+    monkeypatch.setattr(
+        tables,
+        "reproduce",
+        lambda sweep, rows, seeds: f"Reproduce: `ROWS={','.join(rows)} SEEDS={','.join(map(str, seeds))}`.",
+    )
+    kept = (
+        "### MTOP\n\nData: x. Seed 42; seeds 1 too in the spread below. Stages built by the current code "
+        f"({'c' * 16}).\n\n| row | de |\n|---|---|\n| full method (Ours) | 60.0 |\n\n"
+        "Spread over seeds, de (old):\n\n| row | score | self-training gain | by seed |\n|---|---|---|---|\n"
+        "| zero-shot fine-tuning (MBERT row) | 58.0 ± 1.4 | — | 1: 57.0; 42: 59.0 |\n"
+        "| full method (Ours) | 61.0 ± 1.4 | 0.5 ± 0.7 (> 0 in 1 of 2) | 1: 62.0 (+1.0); 42: 60.0 (-0.0) |\n\n"
+        "Wall times, de:\n\n| row | stages |\n\n"
+        "Reproduce: `ROWS=finetune,full`.\nReproduce: `ROWS=finetune,full SEEDS=42,1,2`."
+    )
+    seeds = tmp_path / "mtop_de_seeds"
+    _job(seeds, 5, "full", 2, {"finetuned": 0.61, "soft1": 0.63})
+    sweep = tmp_path / "mtop_de"  # its outputs are gone
+    new = tables.with_seeds(kept, sweep, "de", "accuracy")
+    assert "Data: x. Seed 42; seeds 1, 2 too in the spread below." in new, new
+    assert "| zero-shot fine-tuning (MBERT row) | 58.0 ± 1.4 | — | 1: 57.0; 42: 59.0 |" in new, new
+    full = (
+        "| full method (Ours) | 61.7 ± 1.5 | 1.0 ± 1.0 (> 0 in 2 of 3) | "
+        "1: 62.0 (+1.0); 2: 63.0 (+2.0); 42: 60.0 (+0.0) |"
+    )
+    assert full in new, new
+    assert new.endswith("Reproduce: `ROWS=finetune,full`.\nReproduce: `ROWS=finetune,full SEEDS=42,1,2`."), new
+    assert tables.with_seeds(new, sweep, "de", "accuracy") == new, "a rewrite changes nothing"
+
+    (seeds / "5").rename(seeds / "2")  # full with seed 2 is job 5 of the kept seeds sweep, not job 2
+    with pytest.raises(SystemExit, match=r"mtop_de_seeds/2: row full with seed 2 is job 5 .*JOB=5 ROWS=full SEEDS=2"):
+        tables.with_seeds(kept, sweep, "de", "accuracy")
