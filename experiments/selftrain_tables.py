@@ -504,28 +504,40 @@ def with_seeds(subsection: str, sweep: Path, lang: str, metric: str) -> str:
     return "\n\n".join([*body[:at], *(b for b in block if b), *body[at:], "\n".join(reproduce_lines)])
 
 
-def seeds_reproduce(sweep: Path, kept: str | None) -> str:
-    """The reproduce line of a sweep's ``_seeds`` sweep: the rows and seeds of the ``kept`` subsection's line first,
-    in their order, as they number its jobs (a new checkout may have lost their outputs), then the ones its jobs add;
-    a job numbered apart from its place among them stops with what to do."""
-    seeds = seeds_of(sweep)
-    line = next((x for x in (kept or "").split("\n") if x.startswith("Reproduce: `") and "SEEDS=" in x), "")
+def kept_line(kept: str | None, seeded: bool) -> str:
+    """The ``kept`` subsection's reproduce line of the sweep (``seeded``: of its ``_seeds`` sweep); "" when none."""
+    lines = (kept or "").split("\n")
+    return next((x for x in lines if x.startswith("Reproduce: `") and ("SEEDS=" in x) == seeded), "")
+
+
+def job_order(sweep: Path, line: str, default: list[str]) -> tuple[list[str], list[int]]:
+    """The rows and seeds that number a sweep's jobs: those of ``line`` (the kept reproduce line; a new checkout may
+    have lost their jobs' outputs) first, in their order (its rows ``default`` when it names none), then the ones
+    the sweep's jobs add; a job numbered apart from its place among them stops with what to do."""
     named_rows, named_seeds = re.search(r"ROWS=([\w,]+)", line), re.search(r"SEEDS=([\d,]+)", line)
-    rows = named_rows.group(1).split(",") if named_rows else []
-    order = [int(seed) for seed in named_seeds.group(1).split(",")] if named_seeds else []
-    done = sorted(seeds.glob("*/results.json"), key=lambda r: int(r.parent.name))
-    rows += [row for row in configs(seeds) if row not in rows]
-    order += [seed for seed in dict.fromkeys(job_seed(r.parent) for r in done) if seed not in order]
-    for results in done if line else []:
+    rows = named_rows.group(1).split(",") if named_rows else list(default)
+    seeds = [int(seed) for seed in named_seeds.group(1).split(",")] if named_seeds else []
+    done = sorted(sweep.glob("*/results.json"), key=lambda r: int(r.parent.name))
+    rows += [row for row in configs(sweep) if row not in rows]
+    seeds += [seed for seed in dict.fromkeys(job_seed(r.parent) for r in done) if seed not in seeds]
+    seeded = sweep.name.endswith("_seeds")
+    for results in done:
         row, seed = row_of(results.parent, "st_row"), job_seed(results.parent)
-        number = rows.index(row) * len(order) + order.index(seed)
+        number = rows.index(row) * len(seeds) + seeds.index(seed)
         if results.parent.name != str(number):
+            which, knobs = (f" with seed {seed}", f" SEEDS={seed}") if seeded else ("", "")
+            listed = f"ROWS={','.join(rows)}" + (f" SEEDS={','.join(map(str, seeds))}" if seeded else "")
             raise SystemExit(
-                f"{results.parent}: row {row} with seed {seed} is job {number} of the seeds sweep RESULTS.md keeps "
-                f"(ROWS={','.join(rows)} SEEDS={','.join(map(str, order))}): rerun it with JOB={number} ROWS={row} "
-                f"SEEDS={seed}"
+                f"{results.parent}: row {row}{which} is job {number} of the {'seeds ' * seeded}sweep RESULTS.md "
+                f"keeps ({listed}): rerun it with JOB={number} ROWS={row}{knobs}"
             )
-    return reproduce(seeds, rows, order)
+    return rows, seeds
+
+
+def seeds_reproduce(sweep: Path, kept: str | None) -> str:
+    """The reproduce line of a sweep's ``_seeds`` sweep, its jobs numbered by the ``kept`` line's rows and seeds."""
+    seeds, line = seeds_of(sweep), kept_line(kept, seeded=True)
+    return reproduce(seeds, *job_order(seeds, line, [])) if line else reproduce(seeds)
 
 
 def configs(sweep: Path) -> dict[str, DictConfig]:
@@ -649,16 +661,7 @@ def subsection(sweep: Path, head: str, metric: str, kept: str | None) -> str | N
                 f"({', '.join(old)}): rerun them with the kept rows' settings, or remove that subsection to start anew"
             )
         codes |= set(re.findall(r"\b[0-9a-f]{16}\b", STATEMENT.search(kept).group(0)))
-        named = re.search(r"ROWS=([\w,]+)", kept.split("\nReproduce: `", 1)[-1])
-        rows = named.group(1).split(",") if named else default_rows()
-        rows += [row for row in done if row not in rows]
-        for results in sweep.glob("*/results.json"):
-            row = row_of(results.parent, "st_row")
-            if results.parent.name != str(rows.index(row)):
-                raise SystemExit(
-                    f"{results.parent}: row {row} is job {rows.index(row)} of the sweep RESULTS.md keeps "
-                    f"(ROWS={','.join(rows)}): rerun it with JOB={rows.index(row)} ROWS={row}"
-                )
+        rows, _ = job_order(sweep, kept_line(kept, seeded=False), default_rows())
     more = [seeds_reproduce(sweep, kept)] if configs(seeds_of(sweep)) else []
     return "\n".join([head, "", f"{mine} {code_statement(codes)}".strip(), "", *lines, reproduce(sweep, rows), *more])
 
