@@ -265,3 +265,32 @@ def test_a_kept_spread_keeps_the_seeds_whose_outputs_are_gone(tmp_path: Path, mo
     (seeds / "5").rename(seeds / "2")  # full with seed 2 is job 5 of the kept seeds sweep, not job 2
     with pytest.raises(SystemExit, match=r"mtop_de_seeds/2: row full with seed 2 is job 5 .*JOB=5 ROWS=full SEEDS=2"):
         tables.with_seeds(kept, sweep, "de", "accuracy")
+
+
+def test_a_kept_main_table_gives_its_seed_to_the_spread(tmp_path: Path, monkeypatch):
+    """A row whose only other seed runs after a new checkout lost the sweep's outputs (``JOB=10 ROWS=no_btf
+    SEEDS=1``) pairs with the run the kept main table holds under the sweep's seed: its per-step line's last score
+    and gain, as written; the kept spread's runs and the outputs take precedence over it."""
+    tables = _selftrain_tables()
+    monkeypatch.setattr(tables, "FINDINGS", {})
+    kept = (
+        "### MTOP\n\nData: x. Seed 42; seeds 1 too in the spread below.\n\n"
+        "| row | de |\n|---|---|\n| zero-shot fine-tuning (MBERT row) | 58.0 |\n| self-training only (- BTF) | 64.7 |\n"
+        "| full method (Ours) | 60.0 |\n\nPer step (target test score after each step):\n"
+        "- de, self-training only (- BTF): finetuned 63.4, soft1 64.0, hard2 65.0, soft3 64.7\n"
+        "  - selftrain_1_soft: agreement\n- de, full method (Ours): finetuned 50.0, soft1 60.0\n\n"
+        "Spread over seeds, de (old):\n\n| row | score | self-training gain | by seed |\n|---|---|---|---|\n"
+        "| full method (Ours) | 61.0 ± 1.4 | 0.5 ± 0.7 (> 0 in 1 of 2) | 1: 62.0 (+1.0); 42: 60.0 (-0.0) |\n"
+    )
+    seeds = tmp_path / "mtop_de_seeds"
+    _job(seeds, 1, "no_btf", 1, {"finetuned": 0.611, "soft1": 0.624, "hard2": 0.63, "soft3": 0.629})
+    _job(seeds, 0, "finetune", 1, {"finetuned": 0.6})
+    sweep = tmp_path / "mtop_de"  # its outputs are gone
+    lines = tables.spread(sweep, "de", "accuracy", kept)
+    btf = "| self-training only (- BTF) | 63.8 ± 1.3 | 1.6 ± 0.4 (> 0 in 2 of 2) | 1: 62.9 (+1.8); 42: 64.7 (+1.3) |"
+    assert btf in lines, lines
+    assert "| zero-shot fine-tuning (MBERT row) | 59.0 ± 1.4 | — | 1: 60.0; 42: 58.0 |" in lines, lines
+    full = "| full method (Ours) | 61.0 ± 1.4 | 0.5 ± 0.7 (> 0 in 1 of 2) | 1: 62.0 (+1.0); 42: 60.0 (+0.0) |"
+    assert full in lines, "the kept spread's run, not the main table's (whose gain is +10.0)"
+    _job(sweep, 0, "no_btf", 42, {"finetuned": 0.60, "soft3": 0.66})
+    assert "1: 62.9 (+1.8); 42: 66.0 (+6.0) |" in "\n".join(tables.spread(sweep, "de", "accuracy", kept))
