@@ -398,7 +398,7 @@ def kept_rows(subsection: str, header: str, lang: str) -> dict[str, dict[str, li
 
 def main_header(sweep: Path) -> str:
     """The header of a sweep's main table: the target language, and the paper's mBERT rows beside CoNLL's."""
-    prefix, lang = sweep.name.removesuffix("_seeds").split("_", 1)
+    prefix, lang = sweep.name.split("_", 1)
     return f"| row | {lang} |" + (" paper (mBERT) |" if prefix == "conll" else "")
 
 
