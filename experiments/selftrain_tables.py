@@ -553,6 +553,11 @@ def kept_line(kept: str | None, seeded: bool) -> str:
     return next((x for x in lines if x.startswith("Reproduce: `") and ("SEEDS=" in x) == seeded), "")
 
 
+def finished(sweep: Path) -> list[Path]:
+    """The results.json of a sweep's finished jobs, in job order."""
+    return sorted(sweep.glob("*/results.json"), key=lambda r: int(r.parent.name))
+
+
 def job_order(sweep: Path, line: str, default: list[str]) -> tuple[list[str], list[int]]:
     """The rows and seeds that number a sweep's jobs: those of ``line`` (the kept reproduce line; a new checkout may
     have lost their jobs' outputs) first, in their order (its rows ``default`` when it names none), then the ones
@@ -560,7 +565,7 @@ def job_order(sweep: Path, line: str, default: list[str]) -> tuple[list[str], li
     named_rows, named_seeds = re.search(r"ROWS=([\w,]+)", line), re.search(r"SEEDS=([\d,]+)", line)
     rows = named_rows.group(1).split(",") if named_rows else list(default)
     seeds = [int(seed) for seed in named_seeds.group(1).split(",")] if named_seeds else []
-    done = sorted(sweep.glob("*/results.json"), key=lambda r: int(r.parent.name))
+    done = finished(sweep)
     rows += [row for row in configs(sweep) if row not in rows]
     seeds += [seed for seed in dict.fromkeys(job_seed(r.parent) for r in done) if seed not in seeds]
     seeded = sweep.name.endswith("_seeds")
@@ -585,7 +590,7 @@ def seeds_reproduce(sweep: Path, kept: str | None) -> str:
 
 def configs(sweep: Path) -> dict[str, DictConfig]:
     """Row -> config of a sweep's finished jobs, in job order (the order ROWS must list them in to add rows)."""
-    done = sorted(sweep.glob("*/results.json"), key=lambda r: int(r.parent.name))
+    done = finished(sweep)
     return {row_of(r.parent, "st_row"): OmegaConf.load(r.parent / ".hydra" / "config.yaml") for r in done}
 
 
@@ -654,7 +659,7 @@ def reproduce(sweep: Path, rows: list[str] | None = None, seeds: list[int] | Non
     cfg = next(iter(by_row.values()))
     prefix, lang = sweep.name.removesuffix("_seeds").split("_", 1)
     steps, defaults = cfg.method.step_trainer, script_defaults()
-    done = sorted(sweep.glob("*/results.json"), key=lambda r: int(r.parent.name))
+    done = finished(sweep)
     seeds = seeds or list(dict.fromkeys(job_seed(r.parent) for r in done))  # in job order: a rerun numbers alike
     knobs = {
         "EPOCHS": cfg.trainer.epochs,
