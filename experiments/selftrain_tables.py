@@ -413,9 +413,16 @@ def kept_rows(subsection: str, header: str, lang: str) -> dict[str, dict[str, li
     return out
 
 
+def target(sweep: Path) -> tuple[str, str]:
+    """A sweep's dataset and target language, from its folder name (``conll_es``; a seeds sweep's ``conll_es_seeds``
+    names its base sweep's)."""
+    dataset, lang = sweep.name.removesuffix("_seeds").split("_", 1)
+    return dataset, lang
+
+
 def main_header(sweep: Path) -> str:
     """The header of a sweep's main table: the target language, and the paper's mBERT rows beside CoNLL's."""
-    prefix, lang = sweep.name.split("_", 1)
+    prefix, lang = target(sweep)
     return f"| row | {lang} |" + (" paper (mBERT) |" if prefix == "conll" else "")
 
 
@@ -428,7 +435,7 @@ def table(sweep: Path, metric: str, kept: str | None = None) -> list[str]:
     found = jobs(sweep, "st_row")
     if not found:
         return []
-    prefix, lang = sweep.name.split("_", 1)
+    prefix, lang = target(sweep)
     paper = prefix == "conll"
     header = main_header(sweep)
     old = {row: v for row, v in kept_rows(kept or "", header, lang).items() if row not in found}
@@ -674,7 +681,7 @@ def reproduce(sweep: Path, rows: list[str] | None = None, seeds: list[int] | Non
     default."""
     by_row = configs(sweep)
     cfg = next(iter(by_row.values()))
-    prefix, lang = sweep.name.removesuffix("_seeds").split("_", 1)
+    prefix, lang = target(sweep)
     steps, defaults = cfg.method.step_trainer, script_defaults()
     done = finished(sweep)
     seeds = seeds or list(dict.fromkeys(job_seed(r.parent) for r in done))  # in job order: a rerun numbers alike
@@ -713,7 +720,7 @@ def subsection(sweep: Path, head: str, metric: str, kept: str | None) -> str | N
     lines = table(sweep, metric, kept)
     if not lines:
         return None
-    lang = sweep.name.split("_", 1)[1]
+    lang = target(sweep)[1]
     header = lines[0]
     done = configs(sweep)
     old = [row for row in kept_rows(kept or "", header, lang) if row not in done]
@@ -758,16 +765,17 @@ def main() -> None:
     written = {}
     for prefix, (title, metric) in DATASETS.items():
         for sweep in sorted(p for p in SWEEPS.glob(f"{prefix}_*") if p.is_dir() and not p.name.endswith("_seeds")):
-            head = "### " + title.format(lang=sweep.name.split("_", 1)[1])
+            head = "### " + title.format(lang=target(sweep)[1])
             text = subsection(sweep, head, metric, kept.get(head))
             if text:
                 written[head] = text
     for prefix, (title, metric) in DATASETS.items():
         for seeds in sorted(SWEEPS.glob(f"{prefix}_*_seeds")):
             sweep = seeds.with_name(seeds.name.removesuffix("_seeds"))
-            head = "### " + title.format(lang=sweep.name.split("_", 1)[1])
+            lang = target(sweep)[1]
+            head = "### " + title.format(lang=lang)
             if head in kept and head not in written and configs(seeds):
-                written[head] = with_seeds(kept[head], sweep, sweep.name.split("_", 1)[1], metric)
+                written[head] = with_seeds(kept[head], sweep, lang, metric)
     order = sorted({*kept, *written}, key=rank)
     for head in order:
         blocks += ["", written.get(head) or restated(kept[head])]
